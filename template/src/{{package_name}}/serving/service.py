@@ -3,7 +3,7 @@
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ class PredictionService:
     model_path: Path
 
     @classmethod
-    def from_path(cls, path: Path) -> "PredictionService":
+    def from_path(cls, path: Path) -> Self:
         """Load the model saved at ``path``."""
         return cls(model=load_model(path), model_path=path)
 
