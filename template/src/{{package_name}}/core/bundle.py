@@ -3,13 +3,11 @@
 :func:`load_bundle` is the one entry point serving and monitoring use to get a model.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import pandas as pd
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sklearn.pipeline import Pipeline
 
 from .artifacts import ArtifactError, load_model, save_model
@@ -22,8 +20,6 @@ from .schema import FeatureSchema
 
 MODEL_FILE = "model.skops"
 PROFILE_FILE = "profile.json"
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -72,22 +68,26 @@ def load_bundle(path: Path) -> ModelBundle:
         ArtifactError: when a file is missing, altered, truncated or malformed.
     """
     directory = resolve_model_dir(path)
-    metadata = _read_json_model(directory / METADATA_FILE, ModelMetadata)
+    metadata_path = directory / METADATA_FILE
+    try:
+        metadata = ModelMetadata.model_validate_json(_read_text(metadata_path))
+    except ValidationError as error:
+        raise ArtifactError(f"{metadata_path} is malformed: {error}") from None
     for name in (MODEL_FILE, PROFILE_FILE):
         if name not in metadata.files:
             raise ArtifactError(f"{directory / METADATA_FILE} records no digest for {name}")
     profile_path = directory / PROFILE_FILE
     if profile_path.is_file() and sha256_file(profile_path) != metadata.files[PROFILE_FILE]:
         raise ArtifactError(f"{profile_path} does not match the SHA-256 recorded at training time")
-    profile = _read_json_model(profile_path, ReferenceProfile)
+    try:
+        profile = ReferenceProfile.model_validate_json(_read_text(profile_path))
+    except ValidationError as error:
+        raise ArtifactError(f"{profile_path} is malformed: {error}") from None
     model = load_model(directory / MODEL_FILE, expected_sha256=metadata.files[MODEL_FILE])
     return ModelBundle(directory=directory, model=model, metadata=metadata, profile=profile)
 
 
-def _read_json_model(path: Path, kind: type[ModelT]) -> ModelT:
+def _read_text(path: Path) -> str:
     if not path.is_file():
         raise ArtifactError(f"{path.name} not found in {path.parent}")
-    try:
-        return kind.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, ValidationError) as error:
-        raise ArtifactError(f"{path} is malformed: {error}") from None
+    return path.read_text(encoding="utf-8")
