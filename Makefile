@@ -1,0 +1,51 @@
+# copier-mlops: the template's own tasks. `make help` lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEST ?= ../my-mlops-project
+# uv from PATH, else the module pip installed (see the `uv` target).
+UV = $$(command -v uv || echo "$(PYTHON) -m uv")
+
+.PHONY: help uv install test test-fast lint format new bench clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_.\/-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+uv: ## Install uv with pip when it is not available
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
+		|| { echo "uv not found: installing it with pip"; \
+		     $(PYTHON) -m pip install --quiet uv || $(PYTHON) -m pip install --quiet --user uv; }
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	$(MAKE) --no-print-directory uv
+	$(UV) sync --frozen
+	@touch $@
+
+install: $(VENV)/.synced ## Create .venv with the template's dev tools (uv sync)
+
+test: $(VENV)/.synced ## Run the whole meta suite in parallel (renders, checks, user journey)
+	$(BIN)/pytest -n auto
+
+test-fast: $(VENV)/.synced ## Run the meta suite without the slow user-journey tests
+	$(BIN)/pytest -n auto -m "not slow"
+
+lint: $(VENV)/.synced ## Lint and format-check the template's own Python
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.synced ## Fix lint findings and format the template's own Python
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+new: $(VENV)/.synced ## Render a project with default answers: make new DEST=path
+	$(BIN)/copier copy --defaults --vcs-ref HEAD . "$(DEST)"
+
+bench: $(VENV)/.synced ## Print render, meta-suite and generated-test timings (scripts/bench_meta.py)
+	$(BIN)/python scripts/bench_meta.py
+
+clean: ## Remove caches and the runner venvs of the meta suite
+	rm -rf .pytest_cache .ruff_cache .cache
+	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +

@@ -1,0 +1,115 @@
+"""Benchmark the template: render time, meta-suite parallel speed-up, generated test-suite time.
+
+Prints ratios measured in this one run:
+- ``copier copy --defaults`` of this template vs a trivial one-file template (target <= 1.2x);
+- the meta suite (without the slow user journey) serial vs ``-n auto`` (target >= 1.7x on 2 cores);
+- the wall time of a generated project's own test suite, serial and ``-n auto``.
+
+Usage: ``.venv/bin/python scripts/bench_meta.py [--repeat N] [--skip-suite]``
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from helpers import GIT_ENV, interpreter_for, project_env, run, runner_venv  # noqa: E402
+
+BIN = Path(sys.executable).parent
+ENV = os.environ | GIT_ENV
+
+
+def _timed(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    run(command, cwd=cwd, env=env or ENV, timeout=7200)
+    return time.perf_counter() - start
+
+
+def _git_snapshot(source: Path, destination: Path) -> Path:
+    """Commit ``source``'s files into a fresh repository, so both templates render from git."""
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(".git", ".venv", ".cache"))
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "snapshot"]):
+        run(["git", *command], cwd=destination, env=ENV)
+    return destination
+
+
+def _trivial_template(destination: Path) -> Path:
+    (destination / "template").mkdir(parents=True)
+    (destination / "copier.yml").write_text(
+        "_subdirectory: template\nproject_name:\n  type: str\n  default: demo\n"
+    )
+    (destination / "template" / "README.md.jinja").write_text("# {{ project_name }}\n")
+    (destination / "template" / "{{_copier_conf.answers_file}}.jinja").write_text(
+        "{{ _copier_answers|to_nice_yaml -}}\n"
+    )
+    return _git_snapshot(destination, destination.with_name("trivial-git"))
+
+
+def _median_render(template: Path, work: Path, repeat: int) -> float:
+    times = []
+    for index in range(repeat):
+        destination = work / f"{template.name}-{index}"
+        copy = [str(BIN / "copier"), "copy", "--quiet", "--defaults", "--vcs-ref", "HEAD"]
+        times.append(_timed([*copy, str(template), str(destination)]))
+    return statistics.median(times)
+
+
+def bench_render(work: Path, repeat: int) -> Path:
+    """Print render times and return one rendered default project."""
+    ours = _git_snapshot(ROOT, work / "copier-mlops")
+    trivial = _trivial_template(work / "trivial")
+    _median_render(ours, work / "warmup", 1)
+    _median_render(trivial, work / "warmup", 1)
+    ours_time = _median_render(ours, work / "renders", repeat)
+    trivial_time = _median_render(trivial, work / "renders", repeat)
+    print(f"render  copier-mlops {ours_time:6.2f} s   trivial template {trivial_time:6.2f} s")
+    ratio = ours_time / trivial_time
+    print(f"        ratio copier-mlops / trivial = {ratio:.2f}x (median of {repeat})")
+    return work / "renders" / "copier-mlops-0"
+
+
+def bench_generated_tests(project: Path) -> None:
+    """Print the wall time of a generated project's own tests."""
+    venv = runner_venv(project, interpreter_for("3.11"))
+    python = str(venv / "bin" / "python")
+    env = project_env(venv)
+    pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    _timed(pytest, cwd=project, env=env)  # warm caches
+    serial = _timed(pytest, cwd=project, env=env)
+    parallel = _timed([*pytest, "-n", "auto"], cwd=project, env=env)
+    print(f"generated project tests  serial {serial:6.2f} s   -n auto {parallel:6.2f} s")
+
+
+def bench_meta_suite() -> None:
+    """Print the meta suite's wall time serial and with ``-n auto``."""
+    pytest = [str(BIN / "pytest"), "-q", "-m", "not slow", "-p", "no:cacheprovider"]
+    _timed([*pytest, "-n", "auto"], cwd=ROOT)  # builds the runner venvs, warms caches
+    serial = _timed(pytest, cwd=ROOT)
+    parallel = _timed([*pytest, "-n", "auto"], cwd=ROOT)
+    cores = os.cpu_count()
+    print(f"meta suite  serial {serial:7.1f} s   -n auto {parallel:7.1f} s (cores: {cores})")
+    print(f"            speed-up serial / -n auto = {serial / parallel:.2f}x")
+
+
+def main() -> None:
+    """Run the benchmarks and print their figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="renders per template")
+    parser.add_argument("--skip-suite", action="store_true", help="skip the meta-suite timing")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        project = bench_render(Path(work), args.repeat)
+        bench_generated_tests(project)
+    if not args.skip_suite:
+        bench_meta_suite()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""What a render contains, for every answer set."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from pytest_copie.plugin import Result
+from validate_pyproject.api import Validator
+
+from helpers import JINJA_LEFTOVER
+
+LICENSE_MARKERS = {
+    "MIT": "Permission is hereby granted, free of charge",
+    "Apache-2.0": "END OF TERMS AND CONDITIONS",
+    "BSD-3-Clause": "Neither the name of the copyright holder",
+}
+
+
+def _files(project_dir: Path) -> set[str]:
+    return {
+        path.relative_to(project_dir).as_posix()
+        for path in project_dir.rglob("*")
+        if path.is_file() and ".git" not in path.parts
+    }
+
+
+def test_file_set_matches_answers(project: Result, project_dir: Path) -> None:
+    answers, files = project.answers, _files(project_dir)
+    package = f"src/{answers['package_name']}"
+    expected = {
+        ".copier-answers.yml",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+        "Makefile",
+        "README.md",
+        "pyproject.toml",
+        "docs/QUICK_START.md",
+        "docs/DEVELOPMENT.md",
+        "docs/BEST_PRACTICES.md",
+        "docs/LESSONS_LEARNED.md",
+        f"{package}/__init__.py",
+        f"{package}/__main__.py",
+        f"{package}/cli.py",
+        f"{package}/py.typed",
+        "tests/conftest.py",
+        "configs/train.yaml",
+        "scripts/bench_core.py",
+        "tests/unit/test_artifacts.py",
+        "tests/unit/test_config.py",
+        "tests/unit/test_data.py",
+        "tests/unit/test_metrics.py",
+        "tests/unit/test_profile.py",
+        "tests/unit/test_schema.py",
+        "tests/unit/test_training.py",
+        "tests/unit/test_workflow.py",
+        "tests/unit/test_serving.py",
+        "tests/unit/test_monitoring.py",
+        "tests/integration/test_pipeline.py",
+    }
+    assert expected <= files
+    for module in ("core", "serving", "monitoring"):
+        assert f"{package}/{module}/__init__.py" in files
+    assert ("LICENSE" in files) == (answers["license"] != "Proprietary")
+    assert ("Dockerfile" in files) == answers["docker"]
+    assert (".dockerignore" in files) == answers["docker"]
+    assert (".github/workflows/ci.yml" in files) == (answers["ci"] == "github")
+    assert (".gitlab-ci.yml" in files) == (answers["ci"] == "gitlab")
+    assert not any(name.startswith(".github") for name in files if answers["ci"] != "github")
+
+
+def test_no_leftover_jinja_or_whitespace_noise(project_dir: Path) -> None:
+    for name in sorted(_files(project_dir)):
+        assert not name.endswith(".jinja"), name
+        assert not JINJA_LEFTOVER.search(name), name
+        text = (project_dir / name).read_text()
+        assert not JINJA_LEFTOVER.search(text), f"{name}: {JINJA_LEFTOVER.search(text)}"
+        lines = text.split("\n")
+        trailing = [number for number, line in enumerate(lines, 1) if line != line.rstrip()]
+        assert not trailing, f"{name}: trailing whitespace on lines {trailing}"
+        assert not re.search(r"\n{4,}", text), f"{name}: a run of blank lines"
+        if text:
+            assert re.search(r"[^\n]\n\Z", text), f"{name}: must end with exactly one newline"
+
+
+def test_pyproject_is_valid_and_follows_answers(project: Result, project_dir: Path) -> None:
+    data = tomllib.loads((project_dir / "pyproject.toml").read_text())
+    Validator()(data)
+    answers, meta = project.answers, data["project"]
+    assert meta["name"] == answers["project_slug"]
+    assert meta["requires-python"] == f">={answers['python_version']}"
+    assert meta["scripts"] == {answers["project_slug"]: f"{answers['package_name']}.cli:main"}
+    assert data["build-system"]["build-backend"] == "hatchling.build"
+    assert meta.get("license") == (
+        None if answers["license"] == "Proprietary" else answers["license"]
+    )
+    assert {"scikit-learn", "numpy", "pandas"} <= {
+        re.split("[<>=\\[]", d)[0] for d in meta["dependencies"]
+    }
+    dev = {re.split("[<>=\\[]", d)[0] for d in meta["optional-dependencies"]["dev"]}
+    assert {"pytest", "pytest-xdist", "pytest-cov", "ruff", "mypy", "bandit", "pre-commit"} <= dev
+    tool = data["tool"]
+    assert tool["mypy"]["strict"] is True
+    assert tool["mypy"]["python_version"] == answers["python_version"]
+    assert tool["ruff"]["target-version"] == "py" + str(answers["python_version"]).replace(".", "")
+    assert {"E", "W", "F", "I", "N", "D", "B", "UP", "SIM"} <= set(tool["ruff"]["lint"]["select"])
+    assert {"N803", "N806"} <= set(tool["ruff"]["lint"]["ignore"])
+    assert set(tool["pytest"]["ini_options"]["markers"][i].split(":")[0] for i in range(3)) == {
+        "unit",
+        "integration",
+        "slow",
+    }
+    assert "--strict-markers" in tool["pytest"]["ini_options"]["addopts"]
+    assert tool["coverage"]["run"]["branch"] is True
+    assert tool["coverage"]["run"]["source"] == [answers["package_name"]]
+    assert tool["coverage"]["report"]["fail_under"] >= 90
+    scripts = tool["hatch"]["envs"]["default"]["scripts"]
+    assert {
+        "test",
+        "test-parallel",
+        "test-parallel-cov",
+        "lint",
+        "type",
+        "security",
+        "check",
+    } <= set(scripts)
+
+
+def test_pyproject_comments_the_ml_naming_convention(project_dir: Path) -> None:
+    text = (project_dir / "pyproject.toml").read_text()
+    assert re.search(r"#.*N803/N806.*`X`.*`y`", text)
+
+
+def test_answers_file_records_every_answer(project: Result, project_dir: Path) -> None:
+    recorded = yaml.safe_load((project_dir / ".copier-answers.yml").read_text())
+    assert recorded["_src_path"]
+    assert recorded["_commit"]
+    questions = {
+        "project_name",
+        "project_slug",
+        "package_name",
+        "description",
+        "author_name",
+        "author_email",
+        "python_version",
+        "license",
+        "model_task",
+        "ci",
+        "docker",
+    }
+    assert questions <= set(recorded)
+    for question in questions:
+        assert recorded[question] == project.answers[question], question
+    hidden = {"python_keywords", "stdlib_module_names", "dependency_module_names"}
+    assert not hidden & set(recorded)
+
+
+def test_yaml_files_parse(project_dir: Path) -> None:
+    for path in [*project_dir.rglob("*.yml"), *project_dir.rglob("*.yaml")]:
+        assert yaml.safe_load(path.read_text()) is not None, path
+
+
+def test_ci_runs_every_check(project: Result, project_dir: Path) -> None:
+    ci = project.answers["ci"]
+    if ci == "none":
+        pytest.skip("ci=none renders no CI configuration")
+    path = ".github/workflows/ci.yml" if ci == "github" else ".gitlab-ci.yml"
+    text = (project_dir / path).read_text()
+    for target in (
+        "make install",
+        "make lint",
+        "make type",
+        "make security",
+        "make test-parallel-cov",
+    ):
+        assert target in text, f"{path} lacks {target}"
+    assert project.answers["python_version"] in text
+
+
+def test_license_text_follows_answer(project: Result, project_dir: Path) -> None:
+    license_id = project.answers["license"]
+    readme = (project_dir / "README.md").read_text()
+    if license_id == "Proprietary":
+        assert not (project_dir / "LICENSE").exists()
+        assert "proprietary" in readme.lower()
+        return
+    text = (project_dir / "LICENSE").read_text()
+    assert LICENSE_MARKERS[license_id] in text
+    if license_id != "Apache-2.0":
+        assert str(project.answers["author_name"]) in text
+
+
+def test_dockerfile_runs_as_non_root(project: Result, project_dir: Path) -> None:
+    if not project.answers["docker"]:
+        pytest.skip("docker=false renders no Dockerfile")
+    text = (project_dir / "Dockerfile").read_text()
+    assert len(re.findall(r"^FROM ", text, flags=re.M)) >= 2, "multi-stage build expected"
+    assert "uv" in text
+    user_lines = re.findall(r"^USER (\S+)", text, flags=re.M)
+    assert user_lines
+    assert user_lines[-1] not in {"root", "0"}
+    assert f"python:{project.answers['python_version']}" in text
+
+
+def test_makefile_documents_every_target(project_dir: Path) -> None:
+    text = (project_dir / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][a-z-]*):.*## ", text, flags=re.M))
+    required = {
+        "help",
+        "install",
+        "test",
+        "test-parallel",
+        "test-parallel-cov",
+        "lint",
+        "format",
+        "type",
+        "security",
+        "check",
+        "clean",
+        "data",
+        "train",
+        "evaluate",
+        "predict",
+        "bench-core",
+    }
+    assert required <= targets
+    declared = set(re.findall(r"^([a-z][a-z-]*):", text, flags=re.M))
+    assert declared <= targets, f"targets without ## help: {declared - targets}"
+
+
+def test_precommit_has_required_hooks(project_dir: Path) -> None:
+    config = yaml.safe_load((project_dir / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    text = (project_dir / ".pre-commit-config.yaml").read_text()
+    for needle in (
+        "ruff check",
+        "ruff format",
+        "mypy",
+        "bandit",
+        "uv lock",
+        "pymarkdown",
+        "check-merge-conflict",
+        "end-of-file-fixer",
+        "trailing-whitespace",
+        "check-yaml",
+        "check-toml",
+        "pytest",
+    ):
+        assert needle in text, needle
+    pre_push = [hook for hook in hooks.values() if "pre-push" in hook.get("stages", [])]
+    assert any("pytest" in hook["entry"] and "--cov" in hook["entry"] for hook in pre_push)
