@@ -1,52 +1,125 @@
-"""Build and fit the scikit-learn pipeline."""
+"""Fit the configured pipeline and score it by hold-out or cross-validation."""
 
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.base import clone
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
 
-from .data import Dataset
+from .config import TrainConfig
+from .estimators import build_estimator
+from .evaluation import score_model
+from .pipeline import build_pipeline
+from .prediction import predict_frame
+from .profile import ReferenceProfile, build_profile
+from .schema import FeatureSchema, infer_schema
+from .tabular import DataError, require_columns
 from .tasks import Task
 
 
-def build_pipeline(
-    task: Task, *, numeric: list[str], categorical: list[str], seed: int
-) -> Pipeline:
-    """Return an unfitted pipeline: impute and scale numbers, one-hot categories, then estimate."""
-    preprocess = ColumnTransformer(
-        [
-            (
-                "numeric",
-                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                numeric,
-            ),
-            (
-                "categorical",
-                make_pipeline(
-                    SimpleImputer(strategy="most_frequent"),
-                    OneHotEncoder(handle_unknown="ignore"),
-                ),
-                categorical,
-            ),
-        ]
-    )
-    estimator = (
-        LogisticRegression(max_iter=1000, random_state=seed)
-        if task == "classification"
-        else Ridge(alpha=1.0, random_state=seed)
-    )
-    return Pipeline([("preprocess", preprocess), ("estimator", estimator)])
+@dataclass(frozen=True)
+class TrainedModel:
+    """A fitted pipeline with its schema, scores and reference profile."""
+
+    pipeline: Pipeline
+    schema: FeatureSchema
+    metrics: dict[str, float]
+    evaluation: str
+    profile: ReferenceProfile
 
 
-def train(dataset: Dataset, task: Task, *, seed: int) -> Pipeline:
-    """Fit a fresh pipeline on ``dataset``."""
-    if dataset.features.empty:
-        raise ValueError("cannot train on an empty data set")
-    if task == "classification" and pd.Series(dataset.target).nunique() < 2:
-        raise ValueError("classification needs at least two classes in the target")
-    numeric = dataset.features.select_dtypes(include="number").columns.tolist()
-    categorical = [column for column in dataset.features.columns if column not in numeric]
-    pipeline = build_pipeline(task, numeric=numeric, categorical=categorical, seed=seed)
-    return pipeline.fit(dataset.features, dataset.target)
+def split_target(
+    frame: pd.DataFrame, config: TrainConfig, *, source: str
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Features (configured or all non-excluded columns) and the target of ``frame``."""
+    target = config.data.target
+    listed = [*(config.features.numeric or []), *(config.features.categorical or [])]
+    require_columns(frame, [target, *listed, *config.features.exclude], source=source)
+    if config.features.numeric is not None and config.features.categorical is not None:
+        names = listed
+    else:
+        dropped = {target, *config.features.exclude}
+        names = [str(name) for name in frame.columns if name not in dropped]
+    return frame[names], frame[target]
+
+
+def check_target(target: pd.Series, task: Task) -> None:
+    """Refuse a target with missing values, one class only, or non-numbers for regression."""
+    missing = int(target.isna().sum())
+    if missing:
+        raise DataError(f"target column {target.name!r} has {missing} missing value(s)")
+    if task == "classification":
+        classes = target.unique()
+        if classes.size < 2:
+            raise DataError(
+                f"target column {target.name!r} holds a single class {classes.tolist()}; "
+                "classification needs at least two"
+            )
+    elif not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
+        raise DataError(
+            f"target column {target.name!r} has dtype {target.dtype}; regression needs numbers"
+        )
+
+
+def train_model(
+    config: TrainConfig, train_frame: pd.DataFrame, test_frame: pd.DataFrame | None
+) -> TrainedModel:
+    """Infer the schema, fit the pipeline and score it as ``config.split`` says.
+
+    ``holdout`` scores on ``test_frame`` (or, without one, on a seeded ``test_size``
+    split of the training rows); ``cv`` averages k-fold scores on the training rows and
+    then fits on all of them.
+    """
+    features, target = split_target(train_frame, config, source="training data")
+    check_target(target, config.task)
+    schema = infer_schema(
+        features,
+        numeric=config.features.numeric,
+        categorical=config.features.categorical,
+        allow_unseen_categories=config.features.allow_unseen_categories,
+    )
+    X = schema.prepare(features)
+    estimator = build_estimator(
+        config.task, config.estimator_name, config.estimator.params, seed=config.seed
+    )
+    pipeline = build_pipeline(schema, estimator)
+    if config.split.strategy == "cv":
+        metrics = _cross_validate(pipeline, X, target, config)
+        evaluation = f"{config.split.folds}-fold cross-validation"
+        pipeline.fit(X, target)
+    elif test_frame is not None:
+        test_features, test_target = split_target(test_frame, config, source="test data")
+        pipeline.fit(X, target)
+        metrics = score_model(pipeline, schema.prepare(test_features), test_target, config.task)
+        evaluation = "hold-out test data"
+    else:
+        X_fit, X_held, y_fit, y_held = train_test_split(
+            X,
+            target,
+            test_size=config.split.test_size,
+            random_state=config.seed,
+            stratify=target if config.task == "classification" else None,
+        )
+        pipeline.fit(X_fit, y_fit)
+        metrics = score_model(pipeline, X_held, y_held, config.task)
+        evaluation = f"hold-out split of {config.split.test_size:g} of the training data"
+    predictions = predict_frame(pipeline, X, config.task)
+    profile = build_profile(schema, X, predictions, config.task)
+    return TrainedModel(pipeline, schema, metrics, evaluation, profile)
+
+
+def _cross_validate(
+    pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, config: TrainConfig
+) -> dict[str, float]:
+    splitter = (
+        StratifiedKFold(config.split.folds, shuffle=True, random_state=config.seed)
+        if config.task == "classification"
+        else KFold(config.split.folds, shuffle=True, random_state=config.seed)
+    )
+    scores: list[dict[str, float]] = []
+    for fit_rows, score_rows in splitter.split(X, y):
+        fold = clone(pipeline).fit(X.iloc[fit_rows], y.iloc[fit_rows])
+        scores.append(score_model(fold, X.iloc[score_rows], y.iloc[score_rows], config.task))
+    return {name: float(np.mean([score[name] for score in scores])) for name in scores[0]}

@@ -1,62 +1,56 @@
-"""A loaded model with input checks, predictions and metadata."""
+"""A loaded model bundle with record checks, predictions and metadata."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-import numpy as np
-import pandas as pd
-from sklearn.pipeline import Pipeline
-
-from ..core.artifacts import load_model
+from ..core import ModelBundle, load_bundle
 
 
 @dataclass(frozen=True)
 class PredictionService:
-    """Predict with a fitted pipeline after checking each record's fields."""
+    """Predict JSON-like records with a verified model bundle."""
 
-    model: Pipeline
-    model_path: Path
+    bundle: ModelBundle
 
     @classmethod
     def from_path(cls, path: Path) -> Self:
-        """Load the model saved at ``path``."""
-        return cls(model=load_model(path), model_path=path)
+        """Load the bundle in ``path`` (a version directory or a models root)."""
+        return cls(bundle=load_bundle(path))
 
     @property
     def feature_names(self) -> list[str]:
         """Input fields the model was trained on, in order."""
-        return [str(name) for name in self.model.feature_names_in_]
+        return self.bundle.schema.feature_names
 
     def metadata(self) -> dict[str, Any]:
         """Describe the served model."""
-        estimator = self.model.steps[-1][1]
+        metadata = self.bundle.metadata
         return {
-            "model_path": str(self.model_path),
-            "estimator": type(estimator).__name__,
+            "name": metadata.name,
+            "version": metadata.version,
+            "task": metadata.task,
+            "estimator": metadata.estimator,
             "features": self.feature_names,
-            "classes": [value.item() for value in getattr(estimator, "classes_", [])],
+            "classes": metadata.classes,
+            "metrics": metadata.metrics,
         }
 
-    def predict_frame(self, frame: pd.DataFrame) -> list[float | int]:
-        """Predict one value per row; columns other than the model's features are ignored."""
-        if frame.empty:
-            raise ValueError("no rows to predict")
-        missing = [name for name in self.feature_names if name not in frame.columns]
-        if missing:
-            raise ValueError(f"missing feature columns {missing}")
-        predictions = np.asarray(self.model.predict(frame[self.feature_names]))
-        return [value.item() for value in predictions]
+    def predict(self, records: Sequence[Mapping[str, object]]) -> list[dict[str, Any]]:
+        """Predict each record; a record must hold exactly the model's features.
 
-    def predict(self, records: Sequence[Mapping[str, object]]) -> list[float | int]:
-        """Predict one value per record; each record must hold exactly the model's features."""
+        Raises:
+            ValueError: for an empty batch or unexpected fields.
+            SchemaError: naming each column and rule the records break.
+        """
+        if not records:
+            raise ValueError("no records to predict")
         expected = set(self.feature_names)
         for index, record in enumerate(records):
-            missing = sorted(expected - record.keys())
             extra = sorted(record.keys() - expected)
-            if missing or extra:
-                raise ValueError(
-                    f"record {index}: missing fields {missing}, unexpected fields {extra}"
-                )
-        return self.predict_frame(pd.DataFrame.from_records(list(records)))
+            if extra:
+                raise ValueError(f"record {index}: unexpected fields {extra}")
+        frame = self.bundle.schema.frame_from_records(records)
+        predictions = self.bundle.predict(frame).to_dict(orient="records")
+        return [{str(key): value for key, value in row.items()} for row in predictions]

@@ -1,0 +1,162 @@
+"""The four steps the CLI runs: write demo data, train, evaluate and predict."""
+
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .bundle import ModelBundle, load_bundle, save_bundle
+from .config import ConfigError, TrainConfig
+from .demo_data import write_demo_data
+from .evaluation import score_model
+from .hashing import sha256_file
+from .metadata import DataFingerprint, ModelMetadata
+from .provenance import git_commit, package_versions
+from .quality_gate import GateResult, check_quality_gate
+from .registry import create_version_dir, publish_latest
+from .tabular import DataError, read_table, require_columns, write_table
+from .training import TrainedModel, train_model
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """Where a trained model was saved, what it scored, and whether it is now the latest."""
+
+    directory: Path
+    metadata: ModelMetadata
+    published: bool
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Scores of a saved model on test data and the quality gate's verdict."""
+
+    version: str
+    metrics: dict[str, float]
+    quality_gate: GateResult
+
+
+def write_data(config: TrainConfig) -> tuple[Path, Path]:
+    """Write the task's demo data to the configured train and test paths."""
+    if config.data.test_path is None:
+        raise ConfigError("data.test_path is not set: the demo data needs a test file")
+    paths = write_demo_data(
+        config.task,
+        train_path=config.data.train_path,
+        test_path=config.data.test_path,
+        target=config.data.target,
+        test_size=config.split.test_size,
+        seed=config.seed,
+    )
+    logger.info("wrote %s demo data to %s and %s", config.task, *paths)
+    return paths
+
+
+def run_training(config: TrainConfig, *, now: datetime | None = None) -> TrainingResult:
+    """Train, save a new version under ``output.models_dir`` and publish it if the gate passes.
+
+    A model that fails the quality gate is kept for inspection but not published.
+    """
+    data = {"train": config.data.train_path}
+    if config.split.strategy == "holdout" and config.data.test_path is not None:
+        data["test"] = config.data.test_path
+    frames = {role: read_table(path) for role, path in data.items()}
+    trained = train_model(config, frames["train"], frames.get("test"))
+    gate = check_quality_gate(trained.metrics, config.quality_gate)
+    fingerprints = {
+        role: DataFingerprint(path=str(path), sha256=sha256_file(path), rows=len(frames[role]))
+        for role, path in data.items()
+    }
+    created_at = now or datetime.now(UTC)
+    version, directory = create_version_dir(config.output.models_dir, created_at)
+    metadata = _describe(config, trained, gate, fingerprints, version, created_at)
+    try:
+        saved = save_bundle(directory, trained.pipeline, metadata, trained.profile)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    if gate.passed:
+        publish_latest(config.output.models_dir, version)
+        logger.info("published model %s as the latest", version)
+    else:
+        logger.error(
+            "quality gate failed: %s; model %s kept in %s but not published",
+            "; ".join(gate.failures),
+            version,
+            directory,
+        )
+    return TrainingResult(directory=directory, metadata=saved, published=gate.passed)
+
+
+def run_evaluation(config: TrainConfig, model_path: Path) -> EvaluationResult:
+    """Score the model at ``model_path`` on ``data.test_path`` and apply the quality gate."""
+    bundle = load_bundle(model_path)
+    if bundle.metadata.task != config.task:
+        raise ConfigError(
+            f"the model at {bundle.directory} is a {bundle.metadata.task} model "
+            f"but the config's task is {config.task}"
+        )
+    if config.data.test_path is None:
+        raise ConfigError("data.test_path is not set: nothing to evaluate on")
+    frame = read_table(config.data.test_path)
+    target = bundle.metadata.target
+    require_columns(frame, [target], source=str(config.data.test_path))
+    metrics = score_model(
+        bundle.model, bundle.schema.prepare(frame), frame[target], bundle.metadata.task
+    )
+    gate = check_quality_gate(metrics, config.quality_gate)
+    return EvaluationResult(bundle.metadata.version, metrics, gate)
+
+
+def run_prediction(model_path: Path, input_path: Path, output_path: Path) -> int:
+    """Write ``input_path``'s rows plus prediction columns to ``output_path``; return the count."""
+    bundle: ModelBundle = load_bundle(model_path)
+    frame = read_table(input_path)
+    predictions = bundle.predict(frame)
+    clashes = [name for name in predictions.columns if name in frame.columns]
+    if clashes:
+        raise DataError(f"{input_path} already has column(s) {clashes}; rename them first")
+    write_table(pd.concat([frame, predictions], axis=1), output_path)
+    logger.info(
+        "wrote %d predictions of model %s to %s", len(frame), bundle.metadata.version, output_path
+    )
+    return len(frame)
+
+
+def _describe(
+    config: TrainConfig,
+    trained: TrainedModel,
+    gate: GateResult,
+    data: dict[str, DataFingerprint],
+    version: str,
+    created_at: datetime,
+) -> ModelMetadata:
+    estimator = trained.pipeline.steps[-1][1]
+    return ModelMetadata(
+        name=config.output.model_name,
+        version=version,
+        created_at=created_at,
+        git_commit=git_commit(Path.cwd()),
+        task=config.task,
+        estimator=config.estimator_name,
+        params={
+            key: value
+            for key, value in estimator.get_params(deep=False).items()
+            if value is None or isinstance(value, bool | int | float | str)
+        },
+        seed=config.seed,
+        evaluation=trained.evaluation,
+        metrics=trained.metrics,
+        quality_gate=gate,
+        target=config.data.target,
+        classes=np.asarray(getattr(estimator, "classes_", [])).tolist(),
+        data=data,
+        package_versions=package_versions(),
+        feature_schema=trained.schema,
+    )

@@ -1,0 +1,38 @@
+"""Every render trains end to end: make data, train, evaluate and predict, then refuses tampering.
+
+Runs in a copy of the rendered project (the shared render stays free of data and models), with
+the project's runner venv and ``src/`` on the path, as the other generated-project checks do.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+from pytest_copie.plugin import Result
+
+from helpers import project_env, run
+
+
+def test_make_data_train_evaluate_predict(
+    project: Result, project_dir: Path, venv: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "project"
+    shutil.copytree(project_dir, work)
+    env = project_env(venv)
+    run(["make", f"VENV={venv}", "data", "train", "evaluate", "predict"], cwd=work, env=env)
+    assert (work / "data" / "train.csv").is_file()
+    version = json.loads((work / "models" / "latest.json").read_text())["version"]
+    metadata = json.loads((work / "models" / version / "metadata.json").read_text())
+    assert metadata["quality_gate"]["passed"] is True
+    assert metadata["feature_schema"]["columns"]
+    predictions = (work / "reports" / "predictions.csv").read_text().splitlines()
+    assert "prediction" in predictions[0].split(",")
+    assert len(predictions) > 50
+
+    model_file = work / "models" / version / "model.skops"
+    model_file.write_bytes(model_file.read_bytes()[:-16])
+    python = str(venv / "bin" / "python")
+    package = project.answers["package_name"]
+    refused = run(["bash", "-c", f"{python} -m {package} predict; echo exit=$?"], cwd=work, env=env)
+    assert "exit=2" in refused.stdout
+    assert "does not match the SHA-256 recorded at training time" in refused.stderr
