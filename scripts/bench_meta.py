@@ -79,7 +79,7 @@ def bench_generated_tests(project: Path) -> None:
     """Print the wall time of a generated project's own tests."""
     venv = runner_venv(project, interpreter_for("3.11"))
     python = str(venv / "bin" / "python")
-    env = project_env(venv)
+    env = project_env(venv, project)
     pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     _timed(pytest, cwd=project, env=env)  # warm caches
     serial = _timed(pytest, cwd=project, env=env)

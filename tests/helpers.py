@@ -26,9 +26,10 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
         "python_version": "3.12",
         "docker": False,
     },
-    "classification-noci-bsd-py313-docker": {
-        "project_name": "Churn Risk",
-        "package_name": "churn_risk_model",
+    "classification-noci-bsd-py313-docker-longnames": {
+        "project_name": "Customer Churn Risk Estimation For Retail Banking",
+        "project_slug": "customer-churn-risk-estimation-retail-eu",
+        "package_name": "customer_churn_risk_estimation_retail_eu",
         "ci": "none",
         "license": "BSD-3-Clause",
         "python_version": "3.13",
@@ -164,12 +165,24 @@ def run(
     return completed
 
 
-def project_env(venv: Path) -> dict[str, str]:
-    """Environment for running a rendered project's tools from ``venv`` without installing it."""
+def project_env(venv: Path, project_dir: Path) -> dict[str, str]:
+    """Environment for running a rendered project's tools from ``venv`` without installing it.
+
+    Tool caches and coverage data go to a sibling directory, so the render itself stays exactly
+    what copier wrote (other tests inspect its files).
+    """
+    caches = project_dir.with_name(f"{project_dir.name}-caches")
     env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
     env |= GIT_ENV
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONPATH"] = "src"
+    env |= {
+        "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        "PYTHONPATH": "src",
+        "PYTHONPYCACHEPREFIX": str(caches / "pycache"),
+        "MYPY_CACHE_DIR": str(caches / "mypy"),
+        "RUFF_CACHE_DIR": str(caches / "ruff"),
+        "COVERAGE_FILE": str(caches / "coverage" / ".coverage"),
+        "PYTEST_ADDOPTS": "-p no:cacheprovider",
+    }
     return env
 
 

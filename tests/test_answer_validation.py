@@ -21,6 +21,8 @@ BAD_ANSWERS = {
     "package-shadows-sklearn": ({"package_name": "sklearn"}, "would shadow a dependency"),
     "package-shadows-test": ({"package_name": "test"}, "would shadow"),
     "package-shadows-stdlib": ({"package_name": "json"}, "would shadow the standard-library"),
+    "package-too-long": ({"package_name": "a" * 41}, "41 characters long: use at most 40"),
+    "slug-too-long": ({"project_slug": "a" * 41}, "41 characters long: use at most 40"),
     "empty-project-name": ({"project_name": ""}, "project_name must not be empty"),
     "blank-project-name": ({"project_name": "   "}, "project_name must not be empty"),
     "quote-in-project-name": ({"project_name": 'A "B"'}, "must not contain double quotes"),

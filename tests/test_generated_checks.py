@@ -15,7 +15,9 @@ from helpers import Interpreter, project_env, run, version_key
 
 
 def _make(project_dir: Path, venv: Path, *targets: str) -> str:
-    completed = run(["make", f"VENV={venv}", *targets], cwd=project_dir, env=project_env(venv))
+    completed = run(
+        ["make", f"VENV={venv}", *targets], cwd=project_dir, env=project_env(venv, project_dir)
+    )
     return completed.stdout
 
 
@@ -47,9 +49,9 @@ def test_bandit(project_dir: Path, venv: Path) -> None:
 
 def test_own_tests_pass_with_coverage(project_dir: Path, venv: Path) -> None:
     completed = run(
-        [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--cov"],
+        [str(venv / "bin" / "python"), "-m", "pytest", "-q", "--cov"],
         cwd=project_dir,
-        env=project_env(venv),
+        env=project_env(venv, project_dir),
     )
     assert "Required test coverage of 90" in completed.stdout
     assert " passed" in completed.stdout

@@ -18,7 +18,7 @@ def test_make_data_train_evaluate_predict(
 ) -> None:
     work = tmp_path / "project"
     shutil.copytree(project_dir, work)
-    env = project_env(venv)
+    env = project_env(venv, work)
     run(["make", f"VENV={venv}", "data", "train", "evaluate", "predict"], cwd=work, env=env)
     assert (work / "data" / "train.csv").is_file()
     version = json.loads((work / "models" / "latest.json").read_text())["version"]

@@ -4,18 +4,20 @@ Slow: `make install` creates the project's own `.venv` with uv and installs from
 """
 
 import os
-from pathlib import Path
 
 import pytest
-from pytest_copie.plugin import Result
+from conftest import Render
 
 from helpers import GIT_ENV, run
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("answer_set", ["defaults"], indirect=True)
-def test_render_install_check(project: Result, project_dir: Path) -> None:
+def test_render_install_check(render: Render) -> None:
+    project = render({})
+    assert project.exception is None, project.exception
+    assert project.project_dir is not None
+    project_dir = project.project_dir
     env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}} | GIT_ENV
     run(["git", "init", "--quiet"], cwd=project_dir, env=env)
     run(["git", "add", "--all"], cwd=project_dir, env=env)
