@@ -28,5 +28,16 @@ def test_copy_without_trust_renders_and_tells_what_to_run_next(tmp_path: Path) -
 
 
 def test_template_uses_no_feature_that_needs_trust() -> None:
+    """No tasks or Jinja extensions, so `copier copy` never needs --trust.
+
+    Migrations run only when an update crosses their version, so each must name one: only an
+    update across a release that moves a file needs --trust (docs/UPDATING.md).
+    """
     config = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
-    assert not {"_tasks", "_jinja_extensions", "_migrations"} & set(config)
+    assert not {"_tasks", "_jinja_extensions"} & set(config)
+    for migration in config.get("_migrations", []):
+        assert isinstance(migration, dict), migration
+        assert "version" in migration, (
+            f"a migration without a version runs on every update: {migration}"
+        )
+        assert "migrations/carry_moved_file.py" in " ".join(migration["command"]), migration

@@ -66,6 +66,9 @@ def test_file_set_matches_answers(project: Result, project_dir: Path) -> None:
     assert ("Dockerfile" in files) == answers["docker"]
     assert (".dockerignore" in files) == answers["docker"]
     assert (".github/workflows/ci.yml" in files) == (answers["ci"] == "github")
+    assert (".github/workflows/template-update.yml" in files) == (answers["ci"] == "github")
+    # Data, models and reports are the team's: never rendered (copier.yml `_exclude`).
+    assert not {name.split("/")[0] for name in files} & {"data", "models", "reports"}
     assert (".gitlab-ci.yml" in files) == (answers["ci"] == "gitlab")
     assert not any(name.startswith(".github") for name in files if answers["ci"] != "github")
 
@@ -223,6 +226,7 @@ def test_makefile_documents_every_target(project_dir: Path) -> None:
         "evaluate",
         "predict",
         "bench-core",
+        "update",
     }
     assert required <= targets
     declared = set(re.findall(r"^([a-z][a-z-]*):", text, flags=re.M))
@@ -248,5 +252,37 @@ def test_precommit_has_required_hooks(project_dir: Path) -> None:
         "pytest",
     ):
         assert needle in text, needle
+    # copier update leaves conflict markers outside a git merge: the hook must look anyway.
+    assert "--assume-in-merge" in hooks["check-merge-conflict"]["entry"]
     pre_push = [hook for hook in hooks.values() if "pre-push" in hook.get("stages", [])]
     assert any("pytest" in hook["entry"] and "--cov" in hook["entry"] for hook in pre_push)
+
+
+def test_no_rendered_line_looks_like_a_conflict_marker(project_dir: Path) -> None:
+    """check-merge-conflict runs with --assume-in-merge, so a render must not trip it."""
+    marker = re.compile(r"^(<<<<<<< |======= |=======$|>>>>>>> )", flags=re.M)
+    for name in sorted(_files(project_dir)):
+        assert not marker.search((project_dir / name).read_text()), name
+
+
+def test_ci_checks_weekly_whether_the_template_moved_on(project: Result, project_dir: Path) -> None:
+    ci = project.answers["ci"]
+    if ci == "none":
+        pytest.skip("ci=none renders no CI configuration")
+    if ci == "github":
+        workflow = yaml.safe_load(
+            (project_dir / ".github" / "workflows" / "template-update.yml").read_text()
+        )
+        # PyYAML reads the key `on` as True.
+        triggers = workflow[True]
+        assert re.fullmatch(r"\d+ \d+ \* \* [0-6]", triggers["schedule"][0]["cron"])
+        steps = workflow["jobs"]["check-update"]["steps"]
+        script = "\n".join(step.get("run", "") for step in steps)
+    else:
+        job = yaml.safe_load((project_dir / ".gitlab-ci.yml").read_text())["template-update"]
+        assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+        script = "\n".join(job["script"])
+    assert "copier check-update --quiet" in script
+    assert '"$status" -eq 2' in script
+    assert "exit 1" in script
+    assert "make update" in script

@@ -1,0 +1,532 @@
+"""`copier update` as a team lives it: template releases arrive and the team's edits survive.
+
+Every test works in its own clone of this repository whose HEAD holds the working tree
+(uncommitted work included) and creates its own release tags there, so nothing depends on the
+network or on the tags of the real repository, except the last test, which updates a project
+rendered from the newest real release tag to HEAD.
+"""
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from copier import run_copy, run_update
+from copier.errors import UnsafeTemplateError
+
+from helpers import GIT_ENV, TEMPLATE_ROOT, interpreter_for, project_env, run, runner_venv
+
+COPIER = Path(sys.executable).parent / "copier"
+ENV = os.environ | GIT_ENV
+CONFLICT_MARKER = re.compile(rb"^(<<<<<<< |>>>>>>> )", re.M)
+# Tags of the test clones: far above real releases, so they never clash with them.
+OLD, NEW = "v100.0.0", "v100.1.0"
+
+
+@pytest.fixture(autouse=True)
+def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Copier commits in scratch repositories in-process: give git an identity."""
+    for name, value in GIT_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd``; return its stdout."""
+    return run(["git", *args], cwd=cwd, env=ENV).stdout
+
+
+@pytest.fixture
+def template(tmp_path: Path) -> Path:
+    """A clone of this repository (history and tags) whose HEAD commit is the working tree."""
+    clone = tmp_path / "template"
+    run(["git", "clone", "--quiet", str(TEMPLATE_ROOT), str(clone)], env=ENV)
+    tracked = git(TEMPLATE_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for name in filter(None, tracked.split("\0")):
+        source, target = TEMPLATE_ROOT / name, clone / name
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        elif target.is_file():
+            target.unlink()
+    git(clone, "add", "-A")
+    git(clone, "commit", "--quiet", "--allow-empty", "--no-verify", "-m", "Working tree")
+    return clone
+
+
+def release(template: Path, tag: str, change: Callable[[Path], None] | None = None) -> None:
+    """Commit ``change`` (a function editing the template clone), then tag ``tag``."""
+    if change is not None:
+        change(template)
+        git(template, "add", "-A")
+        git(template, "commit", "--quiet", "--no-verify", "-m", f"Template change for {tag}")
+    git(template, "tag", tag)
+
+
+def render(template: Path, destination: Path, tag: str, **answers: object) -> Path:
+    """Render ``template`` at ``tag`` without --trust, as `copier copy` does."""
+    run_copy(
+        str(template),
+        destination,
+        data=answers,
+        defaults=True,
+        vcs_ref=tag,
+        unsafe=False,
+        quiet=True,
+    )
+    return destination
+
+
+def commit_all(project: Path, message: str) -> None:
+    """Stage and commit everything in ``project`` (a new repository on first use)."""
+    if not (project / ".git").exists():
+        git(project, "init", "--quiet", "--initial-branch", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "--quiet", "--no-verify", "-m", message)
+
+
+def files(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` outside .git, by relative path."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(root).parts
+    }
+
+
+def changed_paths(project: Path) -> set[str]:
+    """Paths git reports as changed, added or deleted since the last commit."""
+    listed = git(project, "status", "--porcelain", "--untracked-files=all")
+    return {line[3:] for line in listed.splitlines()}
+
+
+def with_conflict_markers(project: Path) -> set[str]:
+    """Files holding inline conflict markers."""
+    return {name for name, data in files(project).items() if CONFLICT_MARKER.search(data)}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the one occurrence of ``old`` in ``path`` with ``new``."""
+    text = path.read_text()
+    assert text.count(old) == 1, f"{path}: expected exactly one {old!r}"
+    path.write_text(text.replace(old, new))
+
+
+def update(project: Path, tag: str, **options: object) -> None:
+    """`copier update --defaults --vcs-ref tag` through the Python API (conflicts inline)."""
+    run_update(
+        project,
+        defaults=True,
+        overwrite=True,
+        vcs_ref=tag,
+        quiet=True,
+        **{"unsafe": False, **options},  # type: ignore[arg-type]
+    )
+
+
+def make_update(project: Path, tag: str, copier: Path = COPIER) -> subprocess.CompletedProcess[str]:
+    """The generated project's `make update`, pinned to ``tag``; its exit code is not checked."""
+    return subprocess.run(
+        ["make", "update", f"COPIER={copier}", f"UPDATE_ARGS=--vcs-ref {tag}"],
+        cwd=project,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def make_check(project: Path, python_version: str) -> None:
+    """The project's `make check` in a runner venv with its declared dependencies."""
+    venv = runner_venv(project, interpreter_for(python_version))
+    run(["make", f"VENV={venv}", "check"], cwd=project, env=project_env(venv, project))
+
+
+# -- template changes the tests release
+
+
+def new_make_target_and_ci_step(template: Path) -> None:
+    """A new Makefile target, a changed step in the GitHub workflow, a changed config comment."""
+    edit(
+        template / "template" / "configs" / "train.yaml.jinja",
+        "  folds: 5  # folds for strategy cv\n",
+        "  folds: 5  # number of folds for strategy cv\n",
+    )
+    edit(
+        template / "template" / "Makefile.jinja",
+        "clean: ## Remove caches",
+        "files: ## List the files git tracks\n\tgit ls-files\n\nclean: ## Remove caches",
+    )
+    edit(
+        next((template / "template").glob("*.github*/workflows/ci.yml.jinja")),
+        "      - name: Test with coverage\n        run: make test-parallel-cov\n",
+        "      - name: Test with coverage (slowest ten tests listed)\n"
+        "        run: make test-parallel-cov PYTEST_ADDOPTS=--durations=10\n",
+    )
+
+
+GATE_BODY = "    return GateResult(passed=not failures, failures=failures)\n"
+GATE_BODY_EDITED = (
+    "    passed = not failures\n    return GateResult(passed=passed, failures=failures)\n"
+)
+NEW_MODULE = '''"""Decision thresholds agreed with the business."""
+
+
+def approval_threshold(risk_appetite: float) -> float:
+    """Probability above which a case is approved, for a risk appetite in [0, 1]."""
+    if not 0.0 <= risk_appetite <= 1.0:
+        raise ValueError(f"risk_appetite must be within [0, 1], got {risk_appetite}")
+    return 0.9 - 0.4 * risk_appetite
+'''
+NEW_TEST = '''"""Tests of the business thresholds."""
+
+import pytest
+
+from {package}.core.thresholds import approval_threshold
+
+pytestmark = pytest.mark.unit
+
+
+def test_threshold_falls_as_risk_appetite_rises() -> None:
+    assert approval_threshold(0.0) == pytest.approx(0.9)
+    assert approval_threshold(1.0) == pytest.approx(0.5)
+
+
+def test_threshold_refuses_appetite_outside_unit_interval() -> None:
+    with pytest.raises(ValueError, match="within"):
+        approval_threshold(1.5)
+'''
+
+
+def team_edits(project: Path, package: str) -> dict[str, bytes]:
+    """What a team does after the first render; returns the edited and added files."""
+    core = f"src/{package}/core"
+    edit(project / core / "quality_gate.py", GATE_BODY, GATE_BODY_EDITED)
+    edit(
+        project / "pyproject.toml",
+        '    "numpy>=1.26",\n',
+        '    "joblib>=1.3",\n    "numpy>=1.26",\n',
+    )
+    edit(project / "configs" / "train.yaml", "seed: 42  #", "seed: 42  # agreed with QA;")
+    (project / core / "thresholds.py").write_text(NEW_MODULE)
+    (project / "tests" / "unit" / "test_thresholds.py").write_text(NEW_TEST.format(package=package))
+    readme = project / "README.md"
+    readme.write_text(
+        readme.read_text().replace("## Quick start", "## Quick start\n\nAsk #ml-platform first.", 1)
+        + "\n## Team notes\n\nModels are retrained every Monday.\n"
+    )
+    names = [
+        f"{core}/quality_gate.py",
+        "pyproject.toml",
+        "configs/train.yaml",
+        f"{core}/thresholds.py",
+        "tests/unit/test_thresholds.py",
+        "README.md",
+    ]
+    return {name: (project / name).read_bytes() for name in names}
+
+
+# -- 1. template changes arrive, team edits survive
+
+
+def test_update_brings_template_changes_and_keeps_every_team_edit(
+    template: Path, tmp_path: Path
+) -> None:
+    release(template, OLD)
+    project = render(template, tmp_path / "project", OLD)
+    commit_all(project, "Start from copier-mlops")
+    edited = team_edits(project, "my_mlops_project")
+    commit_all(project, "Team edits")
+    release(template, NEW, new_make_target_and_ci_step)
+
+    update(project, NEW)
+
+    fresh = files(render(template, tmp_path / "fresh", NEW))
+    updated = files(project)
+    for name, data in edited.items():
+        assert updated[name] == data, f"{name}: the team's edit did not survive byte for byte"
+    for name, data in fresh.items():
+        if name not in edited:
+            assert updated[name] == data, f"{name} differs from the new release's render"
+    assert set(updated) == set(fresh) | set(edited)
+    assert not [name for name in updated if name.endswith(".rej")]
+    assert "files: ## List the files git tracks" in updated["Makefile"].decode()
+    assert b"--durations=10" in updated[".github/workflows/ci.yml"]
+    # configs/train.yaml is the team's (_skip_if_exists): the template's comment change stays out.
+    assert b"number of folds" in fresh["configs/train.yaml"]
+    assert changed_paths(project) == {"Makefile", ".github/workflows/ci.yml", ".copier-answers.yml"}
+    assert yaml.safe_load(updated[".copier-answers.yml"])["_commit"] == NEW
+    make_check(project, "3.11")
+
+
+# -- 2. a real conflict
+
+
+def test_conflict_is_left_inline_in_that_file_only_and_reported(
+    template: Path, tmp_path: Path
+) -> None:
+    release(template, OLD)
+    project = render(template, tmp_path / "project", OLD)
+    commit_all(project, "Start from copier-mlops")
+    edit(project / "pyproject.toml", "fail_under = 90\n", "fail_under = 95\n")
+    commit_all(project, "Team raises the coverage bar")
+
+    def stricter_gate_and_new_target(clone: Path) -> None:
+        edit(clone / "template" / "pyproject.toml.jinja", "fail_under = 90\n", "fail_under = 92\n")
+        new_make_target_and_ci_step(clone)
+
+    release(template, NEW, stricter_gate_and_new_target)
+
+    completed = make_update(project, NEW)
+
+    assert completed.returncode != 0, completed.stdout + completed.stderr
+    assert "conflicts to resolve" in completed.stderr
+    assert "  pyproject.toml\n" in completed.stderr
+    assert with_conflict_markers(project) == {"pyproject.toml"}
+    pyproject = (project / "pyproject.toml").read_text()
+    assert re.search(
+        r"^<<<<<<< before updating\nfail_under = 95\n=======\nfail_under = 92\n"
+        r">>>>>>> after updating$",
+        pyproject,
+        flags=re.M,
+    ), pyproject
+    fresh = files(render(template, tmp_path / "fresh", NEW))
+    updated = files(project)
+    for name, data in fresh.items():
+        if name not in {"pyproject.toml", "configs/train.yaml"}:  # the team's: kept as it was
+            assert updated[name] == data, f"{name} differs from the new release's render"
+    assert changed_paths(project) == {
+        "pyproject.toml",
+        "Makefile",
+        ".github/workflows/ci.yml",
+        ".copier-answers.yml",
+    }
+    assert not [name for name in updated if name.endswith(".rej")]
+
+
+# -- 3. answers change on update
+
+
+@pytest.mark.parametrize(
+    ("start", "change", "appear", "disappear"),
+    [
+        ({"docker": True}, {"docker": False}, set(), {"Dockerfile", ".dockerignore"}),
+        ({"docker": False}, {"docker": True}, {"Dockerfile", ".dockerignore"}, set()),
+        (
+            {"ci": "github"},
+            {"ci": "gitlab"},
+            {".gitlab-ci.yml"},
+            {".github/workflows/ci.yml", ".github/workflows/template-update.yml"},
+        ),
+        ({"ci": "gitlab"}, {"ci": "none"}, set(), {".gitlab-ci.yml"}),
+    ],
+    ids=["docker-off", "docker-on", "github-to-gitlab", "gitlab-to-none"],
+)
+def test_changing_an_answer_adds_and_removes_exactly_its_files(
+    template: Path,
+    tmp_path: Path,
+    start: dict[str, object],
+    change: dict[str, object],
+    appear: set[str],
+    disappear: set[str],
+) -> None:
+    release(template, OLD)
+    answers = {"model_task": "regression", **start}
+    project = render(template, tmp_path / "project", OLD, **answers)
+    commit_all(project, "Start from copier-mlops")
+    gate = "src/my_mlops_project/core/quality_gate.py"
+    edit(project / gate, GATE_BODY, GATE_BODY_EDITED)
+    commit_all(project, "Team edit")
+    before = files(project)
+
+    update(project, OLD, data=change)
+
+    after = files(project)
+    expected = files(render(template, tmp_path / "fresh", OLD, **(answers | change)))
+    assert set(after) - set(before) == appear
+    assert set(before) - set(after) == disappear
+    assert after[gate] == before[gate]
+    for name, data in expected.items():
+        if name != gate:
+            assert after[name] == data, f"{name} differs from a fresh render with the new answers"
+    differing = {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
+    assert changed_paths(project) == differing
+    assert not with_conflict_markers(project)
+
+
+# -- 4. a release that moves a file
+
+MIGRATION = """
+_migrations:
+  - version: "100.1.0"
+    command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/migrations/carry_moved_file.py",
+              "docs/DEVELOPMENT.md", "CONTRIBUTING.md"]
+"""
+TEAM_INTRO = "How we work: every model change gets a second reviewer.\n"
+TEAM_SECTION = "\n## Team conventions\n\nTraining data lives in the team bucket.\n"
+TEMPLATE_HEADING = ("## Dependencies\n", "## Dependencies and the lock file\n")
+
+
+def move_development_guide(clone: Path) -> None:
+    """Release change: docs/DEVELOPMENT.md becomes CONTRIBUTING.md, with one more change in it."""
+    root = clone / "template"
+    git(clone, "mv", "template/docs/DEVELOPMENT.md.jinja", "template/CONTRIBUTING.md.jinja")
+    edit(root / "CONTRIBUTING.md.jinja", *TEMPLATE_HEADING)
+    edit(
+        root / "README.md.jinja",
+        "[docs/DEVELOPMENT.md](docs/DEVELOPMENT.md)",
+        "[CONTRIBUTING.md](CONTRIBUTING.md)",
+    )
+    config = clone / "copier.yml"
+    assert "\n_migrations:" not in config.read_text()
+    config.write_text(config.read_text() + MIGRATION)
+
+
+def team_guide(text: str) -> str:
+    """The team's edits to the development guide: a changed intro and a section of its own."""
+    return text.replace("# Development\n\n", "# Development\n\n" + TEAM_INTRO, 1) + TEAM_SECTION
+
+
+def test_moved_file_carries_the_team_version_across_with_trust(
+    template: Path, tmp_path: Path
+) -> None:
+    release(template, OLD)
+    project = render(template, tmp_path / "project", OLD)
+    commit_all(project, "Start from copier-mlops")
+    guide = project / "docs" / "DEVELOPMENT.md"
+    guide.write_text(team_guide(guide.read_text()))
+    commit_all(project, "Team conventions")
+    release(template, NEW, move_development_guide)
+    before = files(project)
+
+    with pytest.raises(UnsafeTemplateError, match="migrations"):
+        update(project, NEW)
+    assert files(project) == before
+    assert not changed_paths(project)
+
+    update(project, NEW, unsafe=True)
+
+    fresh = files(render(template, tmp_path / "fresh", NEW))
+    expected = team_guide(fresh["CONTRIBUTING.md"].decode())
+    assert TEMPLATE_HEADING[1] in expected
+    assert (project / "CONTRIBUTING.md").read_text() == expected
+    assert not guide.exists()
+    assert not with_conflict_markers(project)
+    assert changed_paths(project) == {
+        "docs/DEVELOPMENT.md",
+        "CONTRIBUTING.md",
+        "README.md",
+        ".copier-answers.yml",
+    }
+    # A new project from the moving release needs no --trust: migrations run only on update.
+    assert (tmp_path / "fresh" / "CONTRIBUTING.md").is_file()
+
+
+def test_moved_file_the_team_never_edited_is_simply_the_new_one(
+    template: Path, tmp_path: Path
+) -> None:
+    release(template, OLD)
+    project = render(template, tmp_path / "project", OLD)
+    commit_all(project, "Start from copier-mlops")
+    release(template, NEW, move_development_guide)
+
+    update(project, NEW, unsafe=True)
+
+    fresh = files(render(template, tmp_path / "fresh", NEW))
+    assert files(project) == fresh
+
+
+# -- ownership: the team's data, models and reports
+
+
+def test_data_models_and_reports_are_never_rendered_or_touched(
+    template: Path, tmp_path: Path
+) -> None:
+    def ship_sample_files(clone: Path) -> None:
+        for name in ("data/sample.csv", "models/latest.json", "reports/r.txt", "tests/data/f.csv"):
+            path = clone / "template" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("from the template\n")
+            # template/.gitignore (the project's) ignores these folders: force them in.
+            git(clone, "add", "--force", str(path))
+
+    release(template, OLD)
+    project = render(template, tmp_path / "project", OLD)
+    commit_all(project, "Start from copier-mlops")
+    for name in ("data/train.csv", "models/latest.json"):
+        (project / name).parent.mkdir()
+        (project / name).write_text("the team's\n")
+    release(template, NEW, ship_sample_files)
+
+    update(project, NEW)
+
+    assert (project / "data" / "train.csv").read_text() == "the team's\n"
+    assert (project / "models" / "latest.json").read_text() == "the team's\n"
+    assert not (project / "data" / "sample.csv").exists()
+    assert not (project / "reports").exists()
+    assert (project / "tests" / "data" / "f.csv").is_file(), "only top-level folders are excluded"
+
+
+# -- 5. a dirty tree is refused
+
+
+@pytest.mark.parametrize("dirt", ["modified", "untracked"])
+def test_make_update_refuses_a_dirty_tree_and_changes_nothing(tmp_path: Path, dirt: str) -> None:
+    project = render(TEMPLATE_ROOT, tmp_path / "project", "HEAD")
+    commit_all(project, "Start from copier-mlops")
+    if dirt == "modified":
+        (project / "README.md").write_text("# Work in progress\n")
+    else:
+        (project / "notes.txt").write_text("half-written idea\n")
+    fake_copier = tmp_path / "copier"
+    fake_copier.write_text(f"#!/bin/sh\ntouch {tmp_path / 'copier-was-called'}\n")
+    fake_copier.chmod(fake_copier.stat().st_mode | stat.S_IXUSR)
+    before = files(project)
+
+    completed = make_update(project, "HEAD", copier=fake_copier)
+
+    assert completed.returncode != 0
+    assert "refusing to update: the git tree has uncommitted changes" in completed.stderr
+    assert "Commit or stash them first" in completed.stderr
+    assert not (tmp_path / "copier-was-called").exists()
+    assert files(project) == before
+
+
+# -- every release against its predecessor
+
+
+def newest_release_tag() -> str | None:
+    """The newest `vX.Y.Z` tag reachable from HEAD in this repository, if any."""
+    described = subprocess.run(
+        ["git", "describe", "--tags", "--abbrev=0", "--match", "v*"],
+        cwd=TEMPLATE_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return described.stdout.strip() or None
+
+
+def test_project_from_the_newest_release_updates_to_head_cleanly(
+    template: Path, tmp_path: Path
+) -> None:
+    tag = newest_release_tag()
+    if tag is None:
+        pytest.skip(
+            "no release tag vX.Y.Z reachable from HEAD: this checks HEAD against the newest "
+            "release, so fetch the tags (git fetch --tags; CI checks out with fetch-depth: 0)"
+        )
+    project = render(template, tmp_path / "project", tag)
+    commit_all(project, f"Start from copier-mlops {tag}")
+
+    update(project, "HEAD")
+
+    assert not with_conflict_markers(project)
+    assert files(project) == files(render(template, tmp_path / "fresh", "HEAD"))
+    make_check(project, "3.11")
