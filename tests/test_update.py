@@ -282,6 +282,7 @@ def test_conflict_is_left_inline_in_that_file_only_and_reported(
         new_make_target_and_ci_step(clone)
 
     release(template, NEW, stricter_gate_and_new_target)
+    venv = runner_venv(project, interpreter_for("3.11"))  # pyproject parses only before the update
 
     completed = make_update(project, NEW)
 
@@ -308,6 +309,20 @@ def test_conflict_is_left_inline_in_that_file_only_and_reported(
         ".copier-answers.yml",
     }
     assert not [name for name in updated if name.endswith(".rej")]
+    # The commit hook refuses the markers, although no git merge is in progress.
+    config = yaml.safe_load(updated[".pre-commit-config.yaml"])
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    program, *arguments = hooks["check-merge-conflict"]["entry"].split()
+    hook = subprocess.run(
+        [str(venv / "bin" / Path(program).name), *arguments, "pyproject.toml", "Makefile"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert hook.returncode == 1
+    assert "pyproject.toml:" in hook.stdout
+    assert "Makefile" not in hook.stdout
 
 
 # -- 3. answers change on update
