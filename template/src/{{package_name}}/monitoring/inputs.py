@@ -12,6 +12,8 @@ from ..core import DataError, read_table
 from ..core.prediction import PREDICTION_COLUMN, PROBABILITY_PREFIX
 
 LOG_SUFFIX = ".jsonl"
+#: What parsing a malformed log line raises: bad JSON or timestamp, a missing key, a non-object.
+MALFORMED = (ValueError, KeyError, TypeError)
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def _record(
         moment = parse_timestamp(str(value["timestamp"]))
         features = value["inputs"]
         output = {PREDICTION_COLUMN: value["prediction"]}
-    except (ValueError, KeyError, TypeError):
+    except MALFORMED:
         return None
     if not isinstance(features, dict):
         return None
