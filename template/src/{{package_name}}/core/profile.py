@@ -1,24 +1,31 @@
 """Reference profile of the training data and the model's predictions, for monitoring.
 
-Numeric values are summarised by quantile bins: ``bin_edges`` are the deciles
-(duplicates removed) and ``bin_shares[i]`` is the share of non-missing values in
-``[bin_edges[i], bin_edges[i + 1])``, where the first bin extends to -inf and the last
-to +inf, so any later value falls in exactly one bin. Categorical values are
-summarised by the share of each category among non-missing values.
+Numeric values keep a sorted reference sample, ``sketch``: every non-missing value when
+there are at most :data:`SKETCH_SIZE` of them (``sketch_exact``), otherwise the
+:data:`SKETCH_SIZE` quantiles at levels ``0, 1/1000, ..., 1``. Monitoring runs its
+Kolmogorov-Smirnov test and Wasserstein distance against this sample, so it never needs
+the training data. ``bin_edges`` are the deciles of the sketch (sketch members, duplicates
+removed) and ``bin_shares[i]`` is the share of all non-missing training values in
+``[bin_edges[i], bin_edges[i + 1])``, where the first bin extends to -inf and the last to
++inf, so any later value falls in exactly one bin. Categorical values are summarised by
+the share of each category among non-missing values.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .prediction import PREDICTION_COLUMN, PROBABILITY_PREFIX
 from .schema import FeatureSchema, Kind
 from .tasks import Task
 
-PROFILE_FORMAT = 1
+PROFILE_FORMAT = 2
 QUANTILE_BINS = 10
+#: Values kept per numeric column: all of them up to this many, else this many quantiles.
+SKETCH_SIZE = 1001
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
@@ -39,6 +46,8 @@ class NumericProfile(_Profile):
     quantiles: dict[str, float]
     bin_edges: list[float]
     bin_shares: list[float]
+    sketch: list[float]
+    sketch_exact: bool
 
 
 class CategoricalProfile(_Profile):
@@ -62,6 +71,19 @@ class ReferenceProfile(_Profile):
     prediction: ColumnProfile
     probabilities: dict[str, NumericProfile] = {}
 
+    @model_validator(mode="before")
+    @classmethod
+    def _check_format(cls, data: Any) -> Any:
+        """Refuse profiles of another format with a hint instead of a list of field errors."""
+        if isinstance(data, dict):
+            found = data.get("format_version", PROFILE_FORMAT)
+            if found != PROFILE_FORMAT:
+                raise ValueError(
+                    f"profile format_version {found!r} is not {PROFILE_FORMAT}, the format this "
+                    "version reads: retrain the model to write a current profile"
+                )
+        return data
+
 
 def profile_column(values: pd.Series, kind: Kind) -> NumericProfile | CategoricalProfile:
     """Summarise one column: quantile bins when numeric, category shares otherwise."""
@@ -79,12 +101,13 @@ def categorical_profile(values: pd.Series) -> CategoricalProfile:
 
 
 def numeric_profile(values: pd.Series) -> NumericProfile:
-    """Summary statistics and decile bins of the non-missing values."""
+    """Summary statistics, reference sketch and decile bins of the non-missing values."""
     present, missing_share = _present(values)
     numbers = present.to_numpy(dtype="float64")
-    levels = np.linspace(0.0, 1.0, QUANTILE_BINS + 1)
-    cuts = np.quantile(numbers, np.concatenate([levels, QUANTILES]))
-    edges = np.unique(cuts[: levels.size])
+    sketch = reference_sketch(numbers)
+    positions = np.round(np.linspace(0.0, 1.0, QUANTILE_BINS + 1) * (sketch.size - 1))
+    edges = np.unique(sketch[positions.astype(np.int64)])
+    cuts = np.quantile(numbers, QUANTILES)
     bins = np.searchsorted(edges[1:-1], numbers, side="right")
     shares = np.bincount(bins, minlength=max(edges.size - 1, 1)) / numbers.size
     return NumericProfile(
@@ -95,12 +118,20 @@ def numeric_profile(values: pd.Series) -> NumericProfile:
         minimum=float(numbers.min()),
         maximum=float(numbers.max()),
         quantiles={
-            f"p{round(q * 100):02d}": float(cut)
-            for q, cut in zip(QUANTILES, cuts[levels.size :], strict=True)
+            f"p{round(q * 100):02d}": float(cut) for q, cut in zip(QUANTILES, cuts, strict=True)
         },
         bin_edges=[float(edge) for edge in edges],
         bin_shares=[float(share) for share in shares],
+        sketch=[float(value) for value in sketch],
+        sketch_exact=numbers.size <= SKETCH_SIZE,
     )
+
+
+def reference_sketch(numbers: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Sorted ``numbers`` when few, else their :data:`SKETCH_SIZE` evenly spaced quantiles."""
+    if numbers.size <= SKETCH_SIZE:
+        return np.sort(numbers)
+    return np.quantile(numbers, np.linspace(0.0, 1.0, SKETCH_SIZE))
 
 
 def build_profile(

@@ -1,0 +1,181 @@
+"""``report.html``: a self-contained page (inline CSS and SVG, no scripts, no CDN).
+
+Every value taken from data (column names, categories, file paths) goes through
+:func:`html.escape`.
+"""
+
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+
+from .report import REPORT_HTML, Bin, ColumnReport, MonitoringReport, Statistic
+
+COLORS = {"ok": "#2e7d32", "warn": "#ef6c00", "alert": "#c62828"}
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem;color:#222}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.2rem .5rem;
+text-align:left;font-size:.9rem}.badge{color:#fff;padding:.1rem .5rem;border-radius:.3rem}
+section{border-top:1px solid #ddd;margin-top:1rem;padding-top:.5rem}
+.ok{background:#2e7d32}.warn{background:#ef6c00}.alert{background:#c62828}
+.legend span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem}
+"""
+REFERENCE_FILL, CURRENT_FILL = "#90a4ae", "#1e88e5"
+
+
+def render_html(report: MonitoringReport) -> str:
+    """The whole page for ``report``."""
+    columns = [*report.features, *report.predictions]
+    head = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>Monitoring report: {escape(report.status)}</title><style>{STYLE}</style></head>"
+    )
+    body = [
+        f"<h1>Monitoring report {_badge(report.status)}</h1>",
+        f"<p>{escape(report.summary)}</p>",
+        _summary_table(report),
+        _schema(report),
+        _performance(report),
+        "<h2>Columns, most severe first</h2>",
+        "<p class='legend'>Bars: share of values per bin"
+        f"<span style='background:{REFERENCE_FILL}'></span>reference"
+        f"<span style='background:{CURRENT_FILL}'></span>current</p>",
+    ]
+    if report.prediction_note:
+        body.append(f"<p>Model outputs: {escape(report.prediction_note)}</p>")
+    body.extend(_column(column) for column in columns)
+    return head + "<body>" + "\n".join(body) + "</body></html>\n"
+
+
+def write_report_html(report: MonitoringReport, directory: Path) -> Path:
+    """Write ``report.html`` under ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / REPORT_HTML
+    path.write_text(render_html(report), encoding="utf-8")
+    return path
+
+
+def _badge(status: str) -> str:
+    return f"<span class='badge {escape(status)}'>{escape(status.upper())}</span>"
+
+
+def _rows(pairs: Sequence[tuple[str, object]]) -> str:
+    cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in pairs)
+    return f"<table>{cells}</table>"
+
+
+def _summary_table(report: MonitoringReport) -> str:
+    counts = {
+        level: sum(column.status == level for column in report.features)
+        for level in ("alert", "warn", "ok")
+    }
+    alerting = report.alerting
+    return _rows(
+        [
+            ("generated at", report.generated_at.isoformat()),
+            ("model version", report.reference.model_version or "none (data reference)"),
+            ("reference", f"{report.reference.source} ({report.reference.rows} rows)"),
+            ("current", f"{report.current.source} ({report.current.rows} rows)"),
+            (
+                "window",
+                f"{report.current.window_start or '-'} to {report.current.window_end or '-'}",
+            ),
+            (
+                "features alert / warn / ok",
+                f"{counts['alert']} / {counts['warn']} / {counts['ok']}",
+            ),
+            (
+                "alerting",
+                f"breached: {alerting.breached}; {alerting.breaches} of the last "
+                f"{alerting.windows} window(s) breached, {alerting.required} needed",
+            ),
+        ]
+    )
+
+
+def _schema(report: MonitoringReport) -> str:
+    check = report.schema_check
+    items = "".join(f"<li>{escape(problem)}</li>" for problem in check.problems)
+    extra = ", ".join(check.extra_columns) or "none"
+    return (
+        f"<h2>Schema {_badge(check.status)}</h2><ul>{items or '<li>no problem</li>'}</ul>"
+        f"<p>Columns not in the schema (ignored): {escape(extra)}</p>"
+    )
+
+
+def _performance(report: MonitoringReport) -> str:
+    scored = report.performance
+    if scored.status == "skipped":
+        return f"<h2>Performance: not judged</h2><p>{escape(scored.reason or '')}</p>"
+    rows = "".join(
+        f"<tr><td>{escape(m.name)}</td><td>{_number(m.baseline)}</td><td>{_number(m.current)}</td>"
+        f"<td>{'&ge;' if m.higher_is_better else '&le;'} {_number(m.limit)}</td>"
+        f"<td>{_badge(m.status)}</td></tr>"
+        for m in scored.metrics
+    )
+    return (
+        f"<h2>Performance {_badge(scored.status)}</h2><p>{scored.rows} labelled rows</p>"
+        "<table><tr><th>metric</th><th>training</th><th>current</th><th>allowed</th>"
+        f"<th>verdict</th></tr>{rows}</table>"
+    )
+
+
+def _column(column: ColumnReport) -> str:
+    reasons = "".join(f"<li>{escape(reason)}</li>" for reason in column.reasons)
+    missing = _number(column.missing_share_current)
+    return (
+        f"<section><h3>{escape(column.name)} {_badge(column.status)}</h3>"
+        f"<p>{escape(column.role)}, {escape(column.kind)}; {column.current_rows} values, "
+        f"missing share {_number(column.missing_share_reference)} in reference, {missing} now</p>"
+        f"<ul>{reasons}</ul>{_statistics(column.statistics)}{bar_chart(column.bins)}</section>"
+    )
+
+
+def _statistics(statistics: Sequence[Statistic]) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(s.name)}</td><td>{_number(s.value)}</td><td>{_number(s.warn)}</td>"
+        f"<td>{_number(s.alert)}</td><td>{escape(s.status)}</td></tr>"
+        for s in statistics
+    )
+    return (
+        "<table><tr><th>statistic</th><th>value</th><th>warn</th><th>alert</th>"
+        f"<th>verdict</th></tr>{rows}</table>"
+    )
+
+
+def bar_chart(bins: Sequence[Bin], *, width: int = 640, height: int = 180) -> str:
+    """Grouped bars of reference and current shares per bin, as inline SVG."""
+    if not bins:
+        return ""
+    top = max([b.reference for b in bins] + [b.current or 0.0 for b in bins] + [1e-9])
+    slot = width / len(bins)
+    bar = max(slot * 0.4, 1.0)
+    plot = height - 40
+    shapes = []
+    for index, item in enumerate(bins):
+        x = index * slot
+        for offset, share, fill in (
+            (0.1, item.reference, REFERENCE_FILL),
+            (0.5, item.current or 0.0, CURRENT_FILL),
+        ):
+            size = plot * share / top
+            shapes.append(
+                f"<rect x='{x + offset * slot:.1f}' y='{plot - size + 10:.1f}' width='{bar:.1f}' "
+                f"height='{size:.1f}' fill='{fill}'><title>{escape(item.label)}: "
+                f"{share:.3f}</title></rect>"
+            )
+        shapes.append(
+            f"<text x='{x + slot / 2:.1f}' y='{height - 12}' font-size='9' "
+            f"text-anchor='middle'>{escape(_short(item.label))}</text>"
+        )
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+        f"role='img' aria-label='reference and current shares'>{''.join(shapes)}</svg>"
+    )
+
+
+def _short(label: str, limit: int = 14) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"

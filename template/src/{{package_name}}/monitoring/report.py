@@ -1,0 +1,147 @@
+"""``report.json``: every statistic, threshold and verdict of one monitoring run."""
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .config import MonitoringConfig
+
+REPORT_FORMAT = 1
+REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
+
+Status = Literal["ok", "warn", "alert"]
+StatisticStatus = Literal["ok", "warn", "alert", "info", "skipped"]
+STATUS_RANK: dict[str, int] = {"skipped": 0, "info": 0, "ok": 0, "warn": 1, "alert": 2}
+
+
+class _Report(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Statistic(_Report):
+    """One statistic of one column, its thresholds and its verdict."""
+
+    name: str
+    value: float | None
+    warn: float | None = None
+    alert: float | None = None
+    breach_when: Literal["above", "below"] | None = None
+    status: StatisticStatus
+
+
+class Bin(_Report):
+    """Share of reference and current values in one bin (for the charts)."""
+
+    label: str
+    reference: float
+    current: float | None
+
+
+class ColumnReport(_Report):
+    """Verdict on one input feature or model output."""
+
+    name: str
+    role: Literal["feature", "prediction"]
+    kind: Literal["numeric", "categorical"]
+    status: Status
+    severity: float
+    reasons: list[str]
+    current_rows: int
+    current_missing: int
+    missing_share_reference: float
+    missing_share_current: float | None
+    statistics: list[Statistic]
+    bins: list[Bin]
+
+
+class SchemaReport(_Report):
+    """How the batch's columns differ from the feature schema."""
+
+    status: Status
+    missing_columns: list[str]
+    extra_columns: list[str]
+    problems: list[str]
+
+
+class MetricReport(_Report):
+    """One task metric on the labelled batch against its training baseline."""
+
+    name: str
+    baseline: float
+    current: float | None
+    limit: float
+    higher_is_better: bool
+    status: Literal["ok", "alert", "skipped"]
+
+
+class PerformanceReport(_Report):
+    """Task metrics when the batch has labels and the reference is a model."""
+
+    status: Literal["ok", "alert", "skipped"]
+    rows: int
+    reason: str | None = None
+    metrics: list[MetricReport] = []
+
+
+class AlertingReport(_Report):
+    """Whether this window breached, and whether that makes an alert (k of the last N)."""
+
+    breached: bool
+    alert: bool
+    breaches: int
+    windows: int
+    required: int
+    history: str
+
+
+class ReferenceInfo(_Report):
+    """What the batch was compared with."""
+
+    source: str
+    model_version: str | None
+    rows: int
+
+
+class CurrentInfo(_Report):
+    """The batch that was monitored."""
+
+    source: str
+    rows: int
+    window_start: datetime | None
+    window_end: datetime | None
+    skipped_lines: int
+    model_versions: dict[str, int]
+
+
+class MonitoringReport(_Report):
+    """Everything one monitoring run found."""
+
+    format_version: int = REPORT_FORMAT
+    generated_at: datetime
+    status: Status
+    summary: str
+    reference: ReferenceInfo
+    current: CurrentInfo
+    config: MonitoringConfig
+    schema_check: SchemaReport
+    features: list[ColumnReport]
+    predictions: list[ColumnReport]
+    prediction_note: str | None
+    performance: PerformanceReport
+    alerting: AlertingReport
+
+
+def write_report_json(report: MonitoringReport, directory: Path) -> Path:
+    """Write ``report.json`` under ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / REPORT_JSON
+    path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_report(path: Path) -> MonitoringReport:
+    """Read and validate a ``report.json``."""
+    return MonitoringReport.model_validate_json(path.read_text(encoding="utf-8"))

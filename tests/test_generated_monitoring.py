@@ -1,0 +1,71 @@
+"""Every render monitors end to end: make data, train, monitor; a shifted batch alerts.
+
+Runs in a copy of the rendered project with the project's runner venv and ``src/`` on the
+path, as the other generated-project checks do.
+"""
+
+import csv
+import json
+import re
+import shutil
+import statistics
+import subprocess
+from pathlib import Path
+
+from pytest_copie.plugin import Result
+
+from helpers import project_env, run
+
+
+def _shifted_copy(source: Path, destination: Path, feature: str) -> None:
+    """``source`` with ``feature`` moved up by five of its standard deviations."""
+    with source.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    values = [float(row[feature]) for row in rows]
+    shift = 5 * statistics.stdev(values)
+    for row, value in zip(rows, values, strict=True):
+        row[feature] = repr(value + shift)
+    with destination.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_render_ships_monitoring(project_dir: Path) -> None:
+    assert (project_dir / "configs" / "monitoring.yaml").is_file()
+    assert (project_dir / "scripts" / "bench_monitoring.py").is_file()
+    makefile = (project_dir / "Makefile").read_text()
+    for target in ("monitor", "bench-monitoring"):
+        assert re.search(rf"^{target}:.*## ", makefile, flags=re.M), target
+    readme = (project_dir / "README.md").read_text()
+    assert readme.index("## Monitoring") < readme.index("## Layout")
+
+
+def test_monitor_passes_on_test_data_and_alerts_on_a_shifted_feature(
+    project: Result, project_dir: Path, venv: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "project"
+    shutil.copytree(project_dir, work)
+    env = project_env(venv, work)
+    run(["make", f"VENV={venv}", "data", "train", "monitor"], cwd=work, env=env)
+    reports = work / "reports"
+    assert (reports / "report.html").read_text().startswith("<!DOCTYPE html>")
+    clean = json.loads((reports / "report.json").read_text())
+    assert clean["status"] in {"ok", "warn"}
+    assert clean["reference"]["model_version"]
+
+    with (work / "data" / "test.csv").open() as handle:
+        feature = next(name for name in next(csv.reader(handle)) if name != "target")
+    _shifted_copy(work / "data" / "test.csv", work / "shifted.csv", feature)
+    python = str(venv / "bin" / "python")
+    package = str(project.answers["package_name"])
+    command = [python, "-m", package, "monitor", "--current", "shifted.csv", "--report-dir", "out"]
+    shifted = subprocess.run(
+        command, cwd=work, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert shifted.returncode == 1, shifted.stdout + shifted.stderr
+    report = json.loads((work / "out" / "report.json").read_text())
+    assert report["status"] == "alert"
+    alerting = [column["name"] for column in report["features"] if column["status"] == "alert"]
+    assert alerting == [feature]
+    assert (work / "out" / "report.html").is_file()
