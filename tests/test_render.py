@@ -58,6 +58,26 @@ def test_file_set_matches_answers(project: Result, project_dir: Path) -> None:
         "tests/unit/test_serving.py",
         "tests/unit/test_monitoring.py",
         "tests/integration/test_pipeline.py",
+        "scripts/bench_serving.py",
+        "tests/unit/test_serving_api.py",
+        "tests/unit/test_serving_parts.py",
+        "tests/integration/test_server.py",
+    }
+    expected |= {
+        f"{package}/serving/{module}.py"
+        for module in (
+            "app",
+            "batching",
+            "command",
+            "errors",
+            "metrics",
+            "middleware",
+            "model_server",
+            "prediction_log",
+            "predictor",
+            "schemas",
+            "settings",
+        )
     }
     assert expected <= files
     for module in ("core", "serving", "monitoring"):
@@ -206,7 +226,24 @@ def test_dockerfile_runs_as_non_root(project: Result, project_dir: Path) -> None
     assert f"python:{project.answers['python_version']}" in text
 
 
-def test_makefile_documents_every_target(project_dir: Path) -> None:
+def test_docker_image_serves_with_a_healthcheck(project: Result, project_dir: Path) -> None:
+    if not project.answers["docker"]:
+        pytest.skip("docker=false renders no Dockerfile")
+    text = (project_dir / "Dockerfile").read_text()
+    assert re.search(r'^CMD \["serve", "--host", "0\.0\.0\.0", "--port", "8000"\]$', text, re.M)
+    assert re.search(r"^EXPOSE 8000$", text, flags=re.M)
+    healthcheck = re.search(r"^HEALTHCHECK .*\\\n\s+CMD (.*)$", text, flags=re.M)
+    assert healthcheck
+    assert "urllib.request" in healthcheck.group(1)
+    assert "http://127.0.0.1:8000/livez" in healthcheck.group(1)
+    assert "curl" not in healthcheck.group(1)
+    makefile = (project_dir / "Makefile").read_text()
+    assert f"docker build -t {project.answers['project_slug']} ." in makefile
+    mount = r"docker run --rm -p \$\(SERVE_PORT\):8000 -v .*/models:/home/app/models:ro"
+    assert re.search(mount, makefile)
+
+
+def test_makefile_documents_every_target(project: Result, project_dir: Path) -> None:
     text = (project_dir / "Makefile").read_text()
     targets = set(re.findall(r"^([a-z][a-z-]*):.*## ", text, flags=re.M))
     required = {
@@ -227,8 +264,13 @@ def test_makefile_documents_every_target(project_dir: Path) -> None:
         "predict",
         "bench-core",
         "update",
+        "serve",
+        "bench-serving",
     }
     assert required <= targets
+    docker_targets = {"docker-build", "docker-run"}
+    assert (docker_targets <= targets) == project.answers["docker"]
+    assert docker_targets & targets in (set(), docker_targets)
     declared = set(re.findall(r"^([a-z][a-z-]*):", text, flags=re.M))
     assert declared <= targets, f"targets without ## help: {declared - targets}"
 

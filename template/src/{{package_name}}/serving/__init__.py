@@ -1,5 +1,7 @@
-"""Serve predictions from a trained model."""
+"""Serve predictions from a trained model: the HTTP API and its building blocks."""
 
+from .app import create_app
 from .service import PredictionService
+from .settings import ENV_PREFIX, ServingSettings
 
-__all__ = ["PredictionService"]
+__all__ = ["ENV_PREFIX", "PredictionService", "ServingSettings", "create_app"]

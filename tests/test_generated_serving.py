@@ -1,0 +1,111 @@
+"""Every render serves predictions over HTTP as a user would run it.
+
+In a copy of the render (with the runner venv and ``src/`` on the path): ``make data train``,
+then ``python -m <package> serve`` on a free loopback port; ``/readyz``, ``/predict`` and bad
+requests are checked end to end before the server is stopped with SIGTERM.
+"""
+
+import csv
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from pytest_copie.plugin import Result
+
+from helpers import project_env, run
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _call(url: str, body: bytes | None = None) -> tuple[int, Any]:
+    """Status and JSON body of a GET (or a POST of ``body``); 4xx/5xx do not raise."""
+    request = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _wait_until_ready(base: str, server: subprocess.Popen[str], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"serve exited early:\n{server.communicate()[0]}"
+        try:
+            if _call(f"{base}/readyz")[0] == 200:
+                return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"serve was not ready within {seconds} s")
+
+
+def _records(work: Path, rows: int) -> list[dict[str, float]]:
+    with (work / "data" / "test.csv").open() as handle:
+        reader = csv.DictReader(handle)
+        return [
+            {name: float(value) for name, value in row.items() if name != "target"}
+            for _, row in zip(range(rows), reader, strict=False)
+        ]
+
+
+def test_serve_predicts_and_refuses_bad_requests(
+    project: Result, project_dir: Path, venv: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "project"
+    shutil.copytree(project_dir, work)
+    env = project_env(venv, work)
+    run(["make", f"VENV={venv}", "data", "train"], cwd=work, env=env)
+    version = json.loads((work / "models" / "latest.json").read_text())["version"]
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    package = str(project.answers["package_name"])
+    command = [str(venv / "bin" / "python"), "-m", package, "serve", "--port", str(port)]
+    server = subprocess.Popen(
+        command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        _wait_until_ready(base, server, 120)
+        assert _call(f"{base}/livez") == (200, {"status": "alive"})
+        records = _records(work, 3)
+        status, answer = _call(f"{base}/predict", json.dumps({"records": records}).encode())
+        assert status == 200, answer
+        assert len(answer["predictions"]) == 3
+        assert answer["model_version"] == version
+        assert ("probabilities" in answer) == (project.answers["model_task"] == "classification")
+        first = next(iter(records[0]))
+        missing = {"records": [{k: v for k, v in records[0].items() if k != first}]}
+        status, refusal = _call(f"{base}/predict", json.dumps(missing).encode())
+        assert status == 422
+        assert refusal["problems"][0] == {
+            "field": f"records[0].{first}",
+            "rule": "missing",
+            "message": "Field required",
+        }
+        status, refusal = _call(f"{base}/predict", b'{"records": [')
+        assert (status, refusal["error"]) == (400, "malformed_json")
+        assert _call(f"{base}/nowhere")[0] == 404
+        assert _call(f"{base}/predict", json.dumps({"records": records}).encode())[0] == 200
+        with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
+            metrics = response.read().decode()
+        assert 'validation_errors_total{rule="missing"} 1.0' in metrics
+        assert 'http_requests_total{method="POST",route="/predict",status="200"} 2.0' in metrics
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=60)[0]
+    # uvicorn shuts down gracefully, then re-raises SIGTERM, as a process stopped by it should.
+    assert server.returncode in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in output, output
+    assert "Traceback" not in output, output
