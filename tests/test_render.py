@@ -55,7 +55,6 @@ def test_file_set_matches_answers(project: Result, project_dir: Path) -> None:
         "tests/unit/test_schema.py",
         "tests/unit/test_training.py",
         "tests/unit/test_workflow.py",
-        "tests/unit/test_serving.py",
         "tests/unit/test_monitoring.py",
         "tests/integration/test_pipeline.py",
         "scripts/bench_serving.py",

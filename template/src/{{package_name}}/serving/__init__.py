@@ -1,7 +1,6 @@
 """Serve predictions from a trained model: the HTTP API and its building blocks."""
 
 from .app import create_app
-from .service import PredictionService
 from .settings import ENV_PREFIX, ServingSettings
 
-__all__ = ["ENV_PREFIX", "PredictionService", "ServingSettings", "create_app"]
+__all__ = ["ENV_PREFIX", "ServingSettings", "create_app"]

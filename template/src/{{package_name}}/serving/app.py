@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException
 
+from .drift_metrics import DriftCollector
 from .errors import RequestError, error_response
 from .metrics import ServingMetrics
 from .middleware import ServingMiddleware, request_id
@@ -47,6 +48,8 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     server = ModelServer(directory, metadata, settings.max_batch_rows)
     metrics = ServingMetrics()
     metrics.describe_model(metadata)
+    if settings.drift_report_dir is not None:
+        metrics.registry.register(DriftCollector(settings.drift_report_dir))
     log = None
     if settings.prediction_log is not None:
         on_drop = metrics.prediction_log_dropped.inc

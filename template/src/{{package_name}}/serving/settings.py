@@ -32,6 +32,10 @@ class ServingSettings(BaseSettings):
     prediction_log: Path | None = Field(
         default=None, description="JSON-lines file of every prediction; unset: no log"
     )
+    drift_report_dir: Path | None = Field(
+        default=None,
+        description="directory of `monitor` reports to expose as drift gauges; unset: none",
+    )
     prediction_log_max_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=1024,
