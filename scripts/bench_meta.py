@@ -87,9 +87,10 @@ def bench_generated_tests(project: Path) -> None:
     print(f"generated project tests  serial {serial:6.2f} s   -n auto {parallel:6.2f} s")
 
 
-def bench_meta_suite() -> None:
+def bench_meta_suite(selection: list[str]) -> None:
     """Print the meta suite's wall time serial and with ``-n auto``."""
-    pytest = [str(BIN / "pytest"), "-q", "-m", "not slow", "-p", "no:cacheprovider"]
+    pytest = [str(BIN / "pytest"), "-q", "-m", "not slow", "-p", "no:cacheprovider", *selection]
+    print(f"meta suite selection: {' '.join(selection) or 'all tests but the slow user journey'}")
     _timed([*pytest, "-n", "auto"], cwd=ROOT)  # builds the runner venvs, warms caches
     serial = _timed(pytest, cwd=ROOT)
     parallel = _timed([*pytest, "-n", "auto"], cwd=ROOT)
@@ -103,12 +104,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="renders per template")
     parser.add_argument("--skip-suite", action="store_true", help="skip the meta-suite timing")
+    parser.add_argument(
+        "--suite", nargs="*", default=[], help="test files or -k expressions to time (default: all)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         project = bench_render(Path(work), args.repeat)
         bench_generated_tests(project)
     if not args.skip_suite:
-        bench_meta_suite()
+        bench_meta_suite(args.suite)
 
 
 if __name__ == "__main__":
