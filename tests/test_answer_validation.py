@@ -73,8 +73,8 @@ def test_derived_defaults_follow_the_project_name(tmp_path: Path) -> None:
 
 def _reserved(name: str) -> list[str]:
     config = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
-    default: list[str] = config[name]["default"]
-    return default
+    default: str = config[name]["default"]
+    return default.split()
 
 
 def test_reserved_names_cover_keywords_and_the_standard_library() -> None:
