@@ -1,12 +1,14 @@
 """Meta-suite fixtures: one render per answer set and worker, one runner venv per interpreter."""
 
+import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from pytest_copie.plugin import Copie, Result
 
-from helpers import ANSWER_SETS, Interpreter, interpreter_for, runner_venv
+from helpers import ANSWER_SETS, Interpreter, interpreter_for, project_env, run, runner_venv
 
 Render = Callable[[dict[str, object]], Result]
 
@@ -61,6 +63,29 @@ def interpreter(project: Result) -> Interpreter:
 def venv(project_dir: Path, interpreter: Interpreter) -> Path:
     """A runner venv holding the project's dependencies for its interpreter."""
     return runner_venv(project_dir, interpreter)
+
+
+@dataclass(frozen=True)
+class TrainedCopy:
+    """A copy of a render where ``make data train`` has run, with the env to run more in it."""
+
+    directory: Path
+    env: dict[str, str]
+    venv: Path
+
+    def make(self, *targets: str) -> None:
+        """Run make targets in the copy with the runner venv."""
+        run(["make", f"VENV={self.venv}", *targets], cwd=self.directory, env=self.env)
+
+
+@pytest.fixture
+def trained_copy(project_dir: Path, venv: Path, tmp_path: Path) -> TrainedCopy:
+    """A copy of the render (the shared one stays free of data and models), trained."""
+    work = tmp_path / "project"
+    shutil.copytree(project_dir, work)
+    trained = TrainedCopy(work, project_env(venv, work), venv)
+    trained.make("data", "train")
+    return trained
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

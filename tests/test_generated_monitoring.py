@@ -7,14 +7,13 @@ path, as the other generated-project checks do.
 import csv
 import json
 import re
-import shutil
 import statistics
 import subprocess
 from pathlib import Path
 
 from pytest_copie.plugin import Result
 
-from helpers import project_env, run
+from conftest import TrainedCopy
 
 
 def _shifted_copy(source: Path, destination: Path, feature: str) -> None:
@@ -42,12 +41,10 @@ def test_render_ships_monitoring(project_dir: Path) -> None:
 
 
 def test_monitor_passes_on_test_data_and_alerts_on_a_shifted_feature(
-    project: Result, project_dir: Path, venv: Path, tmp_path: Path
+    project: Result, venv: Path, trained_copy: TrainedCopy
 ) -> None:
-    work = tmp_path / "project"
-    shutil.copytree(project_dir, work)
-    env = project_env(venv, work)
-    run(["make", f"VENV={venv}", "data", "train", "monitor"], cwd=work, env=env)
+    work, env = trained_copy.directory, trained_copy.env
+    trained_copy.make("monitor")
     reports = work / "reports"
     assert (reports / "report.html").read_text().startswith("<!DOCTYPE html>")
     clean = json.loads((reports / "report.json").read_text())

@@ -5,21 +5,19 @@ the project's runner venv and ``src/`` on the path, as the other generated-proje
 """
 
 import json
-import shutil
 from pathlib import Path
 
 from pytest_copie.plugin import Result
 
-from helpers import project_env, run
+from conftest import TrainedCopy
+from helpers import run
 
 
 def test_make_data_train_evaluate_predict(
-    project: Result, project_dir: Path, venv: Path, tmp_path: Path
+    project: Result, venv: Path, trained_copy: TrainedCopy
 ) -> None:
-    work = tmp_path / "project"
-    shutil.copytree(project_dir, work)
-    env = project_env(venv, work)
-    run(["make", f"VENV={venv}", "data", "train", "evaluate", "predict"], cwd=work, env=env)
+    work, env = trained_copy.directory, trained_copy.env
+    trained_copy.make("evaluate", "predict")
     assert (work / "data" / "train.csv").is_file()
     version = json.loads((work / "models" / "latest.json").read_text())["version"]
     metadata = json.loads((work / "models" / version / "metadata.json").read_text())

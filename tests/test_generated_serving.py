@@ -7,7 +7,6 @@ requests are checked end to end before the server is stopped with SIGTERM.
 
 import csv
 import json
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,7 +18,7 @@ from typing import Any
 
 from pytest_copie.plugin import Result
 
-from helpers import project_env, run
+from conftest import TrainedCopy
 
 
 def _free_port() -> int:
@@ -62,12 +61,9 @@ def _records(work: Path, rows: int) -> list[dict[str, float]]:
 
 
 def test_serve_predicts_and_refuses_bad_requests(
-    project: Result, project_dir: Path, venv: Path, tmp_path: Path
+    project: Result, venv: Path, trained_copy: TrainedCopy
 ) -> None:
-    work = tmp_path / "project"
-    shutil.copytree(project_dir, work)
-    env = project_env(venv, work)
-    run(["make", f"VENV={venv}", "data", "train"], cwd=work, env=env)
+    work, env = trained_copy.directory, trained_copy.env
     version = json.loads((work / "models" / "latest.json").read_text())["version"]
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

@@ -6,8 +6,8 @@ Slow: `make install` creates the project's own `.venv` with uv and installs from
 import os
 
 import pytest
-from conftest import Render
 
+from conftest import Render
 from helpers import GIT_ENV, run
 
 pytestmark = pytest.mark.slow
