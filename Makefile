@@ -9,7 +9,7 @@ DEST ?= ../my-mlops-project
 # uv from PATH, else the module pip installed (see the `uv` target).
 UV = $$(command -v uv || echo "$(PYTHON) -m uv")
 
-.PHONY: help uv install test test-fast lint format new bench clean
+.PHONY: help uv install tags release test test-fast lint format new bench clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_.\/-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,10 +26,17 @@ $(VENV)/.synced: pyproject.toml uv.lock
 
 install: $(VENV)/.synced ## Create .venv with the template's dev tools (uv sync)
 
-test: $(VENV)/.synced ## Run the whole meta suite in parallel (renders, checks, user journey)
+tags: ## Recreate the release tags vX.Y.Z from CHANGELOG.md and history (idempotent)
+	$(PYTHON) scripts/release.py tags
+
+release: ## Cut a release from the [Unreleased] entries, commit and tag: make release VERSION=X.Y.Z
+	@test -n "$(VERSION)" || { echo "make release: give the version, e.g. make release VERSION=0.3.0" >&2; exit 2; }
+	$(PYTHON) scripts/release.py release "$(VERSION)"
+
+test: $(VENV)/.synced tags ## Run the whole meta suite in parallel (release tags first)
 	$(BIN)/pytest -n auto
 
-test-fast: $(VENV)/.synced ## Run the meta suite without the slow user-journey tests
+test-fast: $(VENV)/.synced tags ## Run the meta suite without the slow user-journey tests
 	$(BIN)/pytest -n auto -m "not slow"
 
 lint: $(VENV)/.synced ## Lint and format-check the template's own Python

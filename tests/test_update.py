@@ -2,29 +2,35 @@
 
 Every test works in its own clone of this repository whose HEAD holds the working tree
 (uncommitted work included) and creates its own release tags there, so nothing depends on the
-network or on the tags of the real repository, except the last test, which updates a project
-rendered from the newest real release tag to HEAD.
+network or on the tags of the real repository. Updates from the real releases are in
+test_golden_update.py.
 """
 
-import os
 import re
-import shutil
 import stat
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
-from copier import run_copy, run_update
 from copier.errors import UnsafeTemplateError
 
-from helpers import GIT_ENV, TEMPLATE_ROOT, interpreter_for, project_env, run, runner_venv
+from helpers import GIT_ENV, TEMPLATE_ROOT, interpreter_for, runner_venv
+from lifecycle import (
+    changed_paths,
+    clone_template,
+    commit_all,
+    edit,
+    files,
+    git,
+    make,
+    make_update,
+    render,
+    update,
+    with_conflict_markers,
+)
 
-COPIER = Path(sys.executable).parent / "copier"
-ENV = os.environ | GIT_ENV
-CONFLICT_MARKER = re.compile(rb"^(<<<<<<< |>>>>>>> )", re.M)
 # Tags of the test clones: far above real releases, so they never clash with them.
 OLD, NEW = "v100.0.0", "v100.1.0"
 
@@ -36,27 +42,10 @@ def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-def git(cwd: Path, *args: str) -> str:
-    """Run git in ``cwd``; return its stdout."""
-    return run(["git", *args], cwd=cwd, env=ENV).stdout
-
-
 @pytest.fixture
 def template(tmp_path: Path) -> Path:
     """A clone of this repository (history and tags) whose HEAD commit is the working tree."""
-    clone = tmp_path / "template"
-    run(["git", "clone", "--quiet", str(TEMPLATE_ROOT), str(clone)], env=ENV)
-    tracked = git(TEMPLATE_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    for name in filter(None, tracked.split("\0")):
-        source, target = TEMPLATE_ROOT / name, clone / name
-        if source.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-        elif target.is_file():
-            target.unlink()
-    git(clone, "add", "-A")
-    git(clone, "commit", "--quiet", "--allow-empty", "--no-verify", "-m", "Working tree")
-    return clone
+    return clone_template(tmp_path / "template")
 
 
 def release(template: Path, tag: str, change: Callable[[Path], None] | None = None) -> None:
@@ -66,86 +55,6 @@ def release(template: Path, tag: str, change: Callable[[Path], None] | None = No
         git(template, "add", "-A")
         git(template, "commit", "--quiet", "--no-verify", "-m", f"Template change for {tag}")
     git(template, "tag", tag)
-
-
-def render(template: Path, destination: Path, tag: str, **answers: object) -> Path:
-    """Render ``template`` at ``tag`` without --trust, as `copier copy` does."""
-    run_copy(
-        str(template),
-        destination,
-        data=answers,
-        defaults=True,
-        vcs_ref=tag,
-        unsafe=False,
-        quiet=True,
-    )
-    return destination
-
-
-def commit_all(project: Path, message: str) -> None:
-    """Stage and commit everything in ``project`` (a new repository on first use)."""
-    if not (project / ".git").exists():
-        git(project, "init", "--quiet", "--initial-branch", "main")
-    git(project, "add", "-A")
-    git(project, "commit", "--quiet", "--no-verify", "-m", message)
-
-
-def files(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` outside .git, by relative path."""
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and ".git" not in path.relative_to(root).parts
-    }
-
-
-def changed_paths(project: Path) -> set[str]:
-    """Paths git reports as changed, added or deleted since the last commit."""
-    listed = git(project, "status", "--porcelain", "--untracked-files=all")
-    return {line[3:] for line in listed.splitlines()}
-
-
-def with_conflict_markers(project: Path) -> set[str]:
-    """Files holding inline conflict markers."""
-    return {name for name, data in files(project).items() if CONFLICT_MARKER.search(data)}
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    """Replace the one occurrence of ``old`` in ``path`` with ``new``."""
-    text = path.read_text()
-    assert text.count(old) == 1, f"{path}: expected exactly one {old!r}"
-    path.write_text(text.replace(old, new))
-
-
-def update(project: Path, tag: str, **options: object) -> None:
-    """`copier update --defaults --vcs-ref tag` through the Python API (conflicts inline)."""
-    run_update(
-        project,
-        defaults=True,
-        overwrite=True,
-        vcs_ref=tag,
-        quiet=True,
-        **{"unsafe": False, **options},  # type: ignore[arg-type]
-    )
-
-
-def make_update(project: Path, tag: str, copier: Path = COPIER) -> subprocess.CompletedProcess[str]:
-    """The generated project's `make update`, pinned to ``tag``; its exit code is not checked."""
-    return subprocess.run(
-        ["make", "update", f"COPIER={copier}", f"UPDATE_ARGS=--vcs-ref {tag}"],
-        cwd=project,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def make_check(project: Path, python_version: str) -> None:
-    """The project's `make check` in a runner venv with its declared dependencies."""
-    venv = runner_venv(project, interpreter_for(python_version))
-    run(["make", f"VENV={venv}", "check"], cwd=project, env=project_env(venv, project))
 
 
 # -- template changes the tests release
@@ -262,7 +171,7 @@ def test_update_brings_template_changes_and_keeps_every_team_edit(
     assert b"number of folds" in fresh["configs/train.yaml"]
     assert changed_paths(project) == {"Makefile", ".github/workflows/ci.yml", ".copier-answers.yml"}
     assert yaml.safe_load(updated[".copier-answers.yml"])["_commit"] == NEW
-    make_check(project, "3.11")
+    make(project, "3.11", "check")
 
 
 # -- 2. a real conflict
@@ -511,37 +420,3 @@ def test_make_update_refuses_a_dirty_tree_and_changes_nothing(tmp_path: Path, di
     assert "Commit or stash them first" in completed.stderr
     assert not (tmp_path / "copier-was-called").exists()
     assert files(project) == before
-
-
-# -- every release against its predecessor
-
-
-def newest_release_tag() -> str | None:
-    """The newest `vX.Y.Z` tag reachable from HEAD in this repository, if any."""
-    described = subprocess.run(
-        ["git", "describe", "--tags", "--abbrev=0", "--match", "v*"],
-        cwd=TEMPLATE_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return described.stdout.strip() or None
-
-
-def test_project_from_the_newest_release_updates_to_head_cleanly(
-    template: Path, tmp_path: Path
-) -> None:
-    tag = newest_release_tag()
-    if tag is None:
-        pytest.skip(
-            "no release tag vX.Y.Z reachable from HEAD: this checks HEAD against the newest "
-            "release, so fetch the tags (git fetch --tags; CI checks out with fetch-depth: 0)"
-        )
-    project = render(template, tmp_path / "project", tag)
-    commit_all(project, f"Start from copier-mlops {tag}")
-
-    update(project, "HEAD")
-
-    assert not with_conflict_markers(project)
-    assert files(project) == files(render(template, tmp_path / "fresh", "HEAD"))
-    make_check(project, "3.11")

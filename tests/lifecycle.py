@@ -1,0 +1,131 @@
+"""Helpers of the update-lifecycle tests: template clones, renders at a ref, team commits, updates.
+
+A test works in its own clone of this repository (history and release tags included) whose HEAD
+commit holds the working tree, uncommitted work included, so nothing depends on the network.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from copier import run_copy, run_update
+
+from helpers import GIT_ENV, TEMPLATE_ROOT, interpreter_for, project_env, run, runner_venv
+
+COPIER = Path(sys.executable).parent / "copier"
+ENV = os.environ | GIT_ENV
+CONFLICT_MARKER = re.compile(rb"^(<<<<<<< |>>>>>>> )", re.M)
+CONFLICT_BLOCK = re.compile(
+    r"^<<<<<<< before updating\n.*?^=======\n(.*?)^>>>>>>> after updating\n", re.M | re.S
+)
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd``; return its stdout."""
+    return run(["git", *args], cwd=cwd, env=ENV).stdout
+
+
+def clone_template(clone: Path) -> Path:
+    """Clone this repository with history and tags; its HEAD commit is the working tree."""
+    run(["git", "clone", "--quiet", str(TEMPLATE_ROOT), str(clone)], env=ENV)
+    tracked = git(TEMPLATE_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for name in filter(None, tracked.split("\0")):
+        source, target = TEMPLATE_ROOT / name, clone / name
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        elif target.is_file():
+            target.unlink()
+    git(clone, "add", "-A")
+    git(clone, "commit", "--quiet", "--allow-empty", "--no-verify", "-m", "Working tree")
+    return clone
+
+
+def render(template: Path, destination: Path, ref: str, **answers: object) -> Path:
+    """Render ``template`` at ``ref`` without --trust, as `copier copy` does."""
+    run_copy(
+        str(template),
+        destination,
+        data=answers,
+        defaults=True,
+        vcs_ref=ref,
+        unsafe=False,
+        quiet=True,
+    )
+    return destination
+
+
+def commit_all(project: Path, message: str) -> None:
+    """Stage and commit everything in ``project`` (a new repository on first use)."""
+    if not (project / ".git").exists():
+        git(project, "init", "--quiet", "--initial-branch", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "--quiet", "--no-verify", "-m", message)
+
+
+def files(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` outside .git, by relative path."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(root).parts
+    }
+
+
+def changed_paths(project: Path) -> set[str]:
+    """Paths git reports as changed, added or deleted since the last commit."""
+    listed = git(project, "status", "--porcelain", "--untracked-files=all")
+    return {line[3:] for line in listed.splitlines()}
+
+
+def with_conflict_markers(project: Path) -> set[str]:
+    """Files holding inline conflict markers."""
+    return {name for name, data in files(project).items() if CONFLICT_MARKER.search(data)}
+
+
+def take_template_side(path: Path) -> None:
+    """Resolve every inline conflict in ``path`` with the template's lines ('after updating')."""
+    path.write_text(CONFLICT_BLOCK.sub(r"\1", path.read_text()))
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the one occurrence of ``old`` in ``path`` with ``new``."""
+    text = path.read_text()
+    assert text.count(old) == 1, f"{path}: expected exactly one {old!r}"
+    path.write_text(text.replace(old, new))
+
+
+def update(project: Path, ref: str, **options: object) -> None:
+    """`copier update --defaults --vcs-ref ref` through the Python API (conflicts inline)."""
+    run_update(
+        project,
+        defaults=True,
+        overwrite=True,
+        vcs_ref=ref,
+        quiet=True,
+        **{"unsafe": False, **options},  # type: ignore[arg-type]
+    )
+
+
+def make_update(
+    project: Path, ref: str, copier: Path = COPIER, extra: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """The generated project's `make update`, pinned to ``ref``; its exit code is not checked."""
+    return subprocess.run(
+        ["make", "update", f"COPIER={copier}", f"UPDATE_ARGS=--vcs-ref {ref} {extra}".rstrip()],
+        cwd=project,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def make(project: Path, python_version: str, *targets: str) -> None:
+    """The project's make targets in a runner venv with its declared dependencies."""
+    venv = runner_venv(project, interpreter_for(python_version))
+    run(["make", f"VENV={venv}", *targets], cwd=project, env=project_env(venv, project))

@@ -1,0 +1,219 @@
+"""Golden update test: a team's project from every release updates to HEAD and keeps its edits.
+
+For each release heading in CHANGELOG.md (tagged by `make tags`), a project rendered from that
+release with fixed answers gets the edits a team typically makes, plus one conflict on purpose
+where the template changed a line since; then it is updated to HEAD as a team does it (`make
+update`, or `copier update` for releases that predate it). Every template-managed file must equal
+a fresh render of HEAD plus exactly the team's edits, the team's configs stay byte for byte and
+keep working with HEAD's code, and `make check` passes. New releases join by themselves.
+"""
+
+import difflib
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from helpers import TEMPLATE_ROOT
+from lifecycle import (
+    COPIER,
+    ENV,
+    clone_template,
+    commit_all,
+    files,
+    git,
+    make,
+    make_update,
+    render,
+    take_template_side,
+    with_conflict_markers,
+)
+
+RELEASES = re.findall(
+    r"^## \[(\d+\.\d+\.\d+)\] - ", (TEMPLATE_ROOT / "CHANGELOG.md").read_text(), re.M
+)
+ANSWERS = {"project_name": "Golden Path"}
+PACKAGE = "golden_path"
+ANSWERS_FILE = ".copier-answers.yml"
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A team's change to one file: ``old`` (found exactly once) becomes ``new``."""
+
+    path: str
+    old: str
+    new: str
+
+    def apply(self, text: str) -> str:
+        assert text.count(self.old) == 1, f"{self.path}: expected exactly one {self.old!r}"
+        return text.replace(self.old, self.new)
+
+
+# Edits of template-managed files: the update must keep them on top of HEAD's version.
+MANAGED_EDITS = [
+    Edit(
+        "README.md",
+        "## Quick start\n",
+        "## Quick start\n\nAsk #ml-platform before changing the quality gate.\n",
+    ),
+    Edit(  # a target of the team's own, appended after the last one
+        "Makefile",
+        " -exec rm -rf {} +\n",
+        " -exec rm -rf {} +\n\n.PHONY: retrain\n"
+        "retrain: ## Refresh the data and retrain (the team's own target)\n\t$(MAKE) data train\n",
+    ),
+    Edit(f"src/{PACKAGE}/__init__.py", '__version__ = "0.1.0"', '__version__ = "1.4.0"'),
+]
+# Edits of team-owned files (never overwritten): they must stay exactly as the team left them.
+OWNED_EDITS = [
+    Edit("configs/train.yaml", "seed: 42 ", "seed: 7 "),
+    Edit("configs/train.yaml", "    C: 1.0\n", "    C: 0.5\n"),
+    Edit("configs/monitoring.yaml", "  breaches: 1 ", "  breaches: 2 "),
+    Edit("configs/monitoring.yaml", "  windows: 1\n", "  windows: 3\n"),
+]
+NEW_FILES = {
+    f"src/{PACKAGE}/core/thresholds.py": '''"""Decision thresholds agreed with the business."""
+
+
+def approval_threshold(risk_appetite: float) -> float:
+    """Probability above which a case is approved, for a risk appetite in [0, 1]."""
+    if not 0.0 <= risk_appetite <= 1.0:
+        raise ValueError(f"risk_appetite must be within [0, 1], got {risk_appetite}")
+    return 0.9 - 0.4 * risk_appetite
+''',
+    "tests/unit/test_thresholds.py": f'''"""Tests of the business thresholds."""
+
+import pytest
+
+from {PACKAGE}.core.thresholds import approval_threshold
+
+pytestmark = pytest.mark.unit
+
+
+def test_threshold_falls_as_risk_appetite_rises() -> None:
+    assert approval_threshold(0.0) == pytest.approx(0.9)
+    assert approval_threshold(1.0) == pytest.approx(0.5)
+
+
+def test_threshold_refuses_appetite_outside_unit_interval() -> None:
+    with pytest.raises(ValueError, match="within"):
+        approval_threshold(1.5)
+''',
+}
+TEAM_TOUCHED = {edit.path for edit in MANAGED_EDITS + OWNED_EDITS} | set(NEW_FILES)
+
+
+@pytest.fixture(scope="session")
+def head_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One clone per worker whose HEAD is the working tree, with this repository's tags."""
+    return clone_template(tmp_path_factory.mktemp("golden") / "template")
+
+
+@pytest.fixture(scope="session")
+def head_render(head_template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Files of a fresh render of HEAD with the golden answers (rendered once per worker)."""
+    destination = tmp_path_factory.mktemp("golden") / "fresh"
+    return files(render(head_template, destination, "HEAD", **ANSWERS))
+
+
+def make_team_edits(project: Path) -> dict[str, bytes]:
+    """Apply the team's edits and new files to ``project``; returns the team-owned files."""
+    for edit in MANAGED_EDITS:
+        path = project / edit.path
+        path.write_text(edit.apply(path.read_text()))
+    for edit in OWNED_EDITS:  # a config a release did not have yet is not the team's
+        path = project / edit.path
+        if path.exists():
+            path.write_text(edit.apply(path.read_text()))
+    for name, text in NEW_FILES.items():
+        (project / name).write_text(text)
+    owned = {edit.path for edit in OWNED_EDITS if (project / edit.path).exists()}
+    return {name: (project / name).read_bytes() for name in owned}
+
+
+def plant_conflict(project: Path, old: dict[str, bytes], head: dict[str, bytes]) -> str | None:
+    """Edit a line of a file the template has changed since ``old``: a conflict on purpose.
+
+    The line is one HEAD replaced or deleted and that appears nowhere else in either version, so
+    the team's edit and the template's change meet in the same place. Returns the file, or None
+    when no template-managed file changed since the release.
+    """
+    for name in sorted(set(old) & set(head) - TEAM_TOUCHED - {ANSWERS_FILE}):
+        if old[name] == head[name]:
+            continue
+        try:
+            before = old[name].decode().splitlines(keepends=True)
+            after = head[name].decode().splitlines(keepends=True)
+        except UnicodeDecodeError:
+            continue
+        matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+        for operation, first, _, _, _ in matcher.get_opcodes():
+            line = before[first] if operation in {"replace", "delete"} else ""
+            if line.strip() and before.count(line) == 1 and line not in after:
+                before[first] = line.rstrip("\n") + " (changed by the team)\n"
+                (project / name).write_text("".join(before))
+                return name
+    return None
+
+
+def update_to_head(project: Path, template: Path) -> subprocess.CompletedProcess[str] | None:
+    """Update as the team would: `make update` where the release has it, else copier itself.
+
+    ``--trust`` only when HEAD carries migrations (a release that moved a file), as documented.
+    """
+    trust = ["--trust"] if "\n_migrations:" in (template / "copier.yml").read_text() else []
+    if "\nupdate: ##" in (project / "Makefile").read_text():
+        return make_update(project, "HEAD", extra=" ".join(trust))
+    subprocess.run(
+        [str(COPIER), "update", "--defaults", "--vcs-ref", "HEAD", "--quiet", *trust],
+        cwd=project,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return None
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_project_from_release_updates_to_head_with_team_edits(
+    version: str, head_template: Path, head_render: dict[str, bytes], tmp_path: Path
+) -> None:
+    tag = f"v{version}"
+    assert git(head_template, "tag", "--list", tag).strip() == tag, (
+        f"release {version} is in CHANGELOG.md but has no tag {tag}: run `make tags` first"
+    )
+    project = render(head_template, tmp_path / "project", tag, **ANSWERS)
+    commit_all(project, f"Start from copier-mlops {tag}")
+    released = files(project)
+    owned = make_team_edits(project)
+    conflict = plant_conflict(project, released, head_render)
+    commit_all(project, "Team edits")
+
+    made = update_to_head(project, head_template)
+
+    updated = files(project)
+    assert not [name for name in updated if name.endswith(".rej")]
+    assert with_conflict_markers(project) == ({conflict} if conflict else set())
+    if made is not None:  # `make update` lists exactly the planted conflict
+        listed = re.findall(r"^  (\S+)$", made.stderr, re.M)
+        assert made.returncode == (1 if conflict else 0), made.stdout + made.stderr
+        assert listed == ([conflict] if conflict else []), made.stderr
+    if conflict:
+        take_template_side(project / conflict)
+        updated = files(project)
+    expected = dict(head_render)
+    for edit in MANAGED_EDITS:
+        expected[edit.path] = edit.apply(expected[edit.path].decode()).encode()
+    expected |= {name: text.encode() for name, text in NEW_FILES.items()} | owned
+    assert sorted(set(updated) - set(expected)) == [], "files the update should not have left"
+    assert sorted(set(expected) - set(updated)) == [], "files the update should have written"
+    for name, data in expected.items():
+        assert updated[name] == data, f"{name}: not HEAD's render plus exactly the team's edits"
+
+    make(project, "3.11", "check")
+    make(project, "3.11", "data", "train", "monitor")  # the team's older configs still work

@@ -1,0 +1,224 @@
+"""The release routine: `make release` cuts a release commit, `make tags` recreates its tag.
+
+Each test works in its own clone of this repository, so the real tags and history stay untouched.
+"""
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from lifecycle import ENV, clone_template, git
+
+# The commit that added the 0.1.0 heading, before `make tags` existed: a fixed fact of history.
+V0_1_0 = "a113dd2d4895997a9abee54a9b1fcf44a291fa11"
+HEADING = re.compile(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", re.M)
+
+
+def make(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The template's make target in ``repo``; its exit code is not checked."""
+    return subprocess.run(
+        ["make", "--no-print-directory", *args, f"PYTHON={sys.executable}"],
+        cwd=repo,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def tags(repo: Path) -> dict[str, str]:
+    """Release tags of ``repo`` and the commits they point to."""
+    listed = git(repo, "tag", "--list", "v*", "--format=%(refname:short) %(objectname)")
+    return dict(line.split() for line in listed.splitlines())
+
+
+def releases(repo: Path) -> list[str]:
+    """Versions with a release heading in ``repo``'s CHANGELOG.md, newest first."""
+    return HEADING.findall((repo / "CHANGELOG.md").read_text())
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A clone of this repository without release tags, its working tree committed."""
+    clone = clone_template(tmp_path / "repo")
+    for tag in tags(clone):
+        git(clone, "tag", "--delete", tag)
+    return clone
+
+
+def add_unreleased_entry(repo: Path, entry: str) -> None:
+    """Commit one entry under ``## [Unreleased]``, as a change that ships would."""
+    changelog = repo / "CHANGELOG.md"
+    text = changelog.read_text().replace("## [Unreleased]\n", f"## [Unreleased]\n\n{entry}\n", 1)
+    changelog.write_text(text)
+    git(repo, "commit", "--quiet", "--no-verify", "-am", "A change that ships")
+
+
+def next_minor(version: str) -> str:
+    major, minor, _ = version.split(".")
+    return f"{major}.{int(minor) + 1}.0"
+
+
+def test_tags_recreates_every_release_on_the_commit_that_added_its_heading(repo: Path) -> None:
+    completed = make(repo, "tags")
+
+    assert completed.returncode == 0, completed.stderr
+    versions = releases(repo)
+    assert {"0.1.0", "0.2.0"} <= set(versions)
+    created = tags(repo)
+    assert set(created) == {f"v{version}" for version in versions}
+    assert created["v0.1.0"] == V0_1_0
+    for version in versions:
+        commit = created[f"v{version}"]
+        heading = f"## [{version}] - "
+        assert heading in git(repo, "show", f"{commit}:CHANGELOG.md")
+        assert heading not in git(repo, "show", f"{commit}^:CHANGELOG.md")
+        pyproject = tomllib.loads(git(repo, "show", f"{commit}:pyproject.toml"))
+        assert pyproject["project"]["version"] == version
+        assert f"v{version} {commit[:8]} (created)" in completed.stdout
+
+    again = make(repo, "tags")
+
+    assert again.returncode == 0, again.stderr
+    assert tags(repo) == created
+    assert "(created)" not in again.stdout
+    assert again.stdout.count("(present)") == len(versions)
+
+
+def test_tags_refuses_a_tag_that_points_elsewhere(repo: Path) -> None:
+    git(repo, "tag", "v0.1.0", "HEAD")
+
+    completed = make(repo, "tags")
+
+    assert completed.returncode == 2
+    assert "tag v0.1.0 points to" in completed.stderr
+    assert f"the commit that added its heading is {V0_1_0[:8]}" in completed.stderr
+    assert "git tag -d v0.1.0" in completed.stderr
+    assert set(tags(repo)) == {"v0.1.0"}, "nothing else is tagged after a refusal"
+
+
+def test_tags_refuses_a_stray_release_tag(repo: Path) -> None:
+    git(repo, "tag", "v9.9.9", "HEAD")
+
+    completed = make(repo, "tags")
+
+    assert completed.returncode == 2
+    assert "tag v9.9.9 has no release heading in CHANGELOG.md" in completed.stderr
+
+
+def test_tags_refuses_a_heading_whose_commit_did_not_set_the_version(repo: Path) -> None:
+    changelog = repo / "CHANGELOG.md"
+    changelog.write_text(
+        changelog.read_text().replace(
+            "## [Unreleased]\n", "## [Unreleased]\n\n## [9.0.0] - 2026-12-01\n\n- Hand-made.\n", 1
+        )
+    )
+    git(repo, "commit", "--quiet", "--no-verify", "-am", "A heading added by hand")
+
+    completed = make(repo, "tags")
+
+    assert completed.returncode == 2
+    assert "adds the heading of 9.0.0 but its pyproject.toml says version" in completed.stderr
+    assert not tags(repo)
+
+
+def test_tags_refuses_a_shallow_clone(repo: Path, tmp_path: Path) -> None:
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "--quiet", "--depth", "1", repo.as_uri(), str(shallow))
+
+    completed = make(shallow, "tags")
+
+    assert completed.returncode == 2
+    assert "this clone is shallow" in completed.stderr
+    assert "git fetch --unshallow" in completed.stderr
+
+
+def test_release_moves_the_unreleased_entries_commits_and_tags(repo: Path) -> None:
+    newest = releases(repo)[0]
+    version = next_minor(newest)
+    add_unreleased_entry(repo, "### Added\n\n- A feature worth a release.")
+    before = git(repo, "rev-parse", "HEAD").strip()
+
+    completed = make(repo, "release", f"VERSION={version}")
+
+    assert completed.returncode == 0, completed.stderr
+    assert f"released v{version}" in completed.stdout
+    assert git(repo, "log", "-1", "--format=%s").strip() == f"Release {version}"
+    assert git(repo, "rev-parse", "HEAD^").strip() == before
+    committed = set(git(repo, "show", "--name-only", "--format=", "HEAD").split())
+    assert committed == {"CHANGELOG.md", "pyproject.toml", "uv.lock"}
+    assert not git(repo, "status", "--porcelain")
+    assert tags(repo)[f"v{version}"] == git(repo, "rev-parse", "HEAD").strip()
+    changelog = (repo / "CHANGELOG.md").read_text()
+    assert re.search(
+        rf"^## \[Unreleased\]\n\n## \[{re.escape(version)}\] - \d{{4}}-\d{{2}}-\d{{2}}\n\n"
+        r"### Added\n\n- A feature worth a release\.\n",
+        changelog,
+        re.M,
+    ), changelog
+    assert f"/compare/v{version}...HEAD\n" in changelog
+    assert f"[{version}]: " in changelog
+    assert f"/compare/v{newest}...v{version}\n" in changelog
+    pyproject = tomllib.loads((repo / "pyproject.toml").read_text())
+    assert pyproject["project"]["version"] == version
+    lock = tomllib.loads((repo / "uv.lock").read_text())
+    (entry,) = [p for p in lock["package"] if p["name"] == pyproject["project"]["name"]]
+    assert entry["version"] == version
+
+    patch = version.rsplit(".", 1)[0] + ".1"
+    empty = make(repo, "release", f"VERSION={patch}")
+
+    assert empty.returncode == 2
+    assert "the '## [Unreleased]' section of CHANGELOG.md is empty" in empty.stderr
+    assert git(repo, "log", "-1", "--format=%s").strip() == f"Release {version}"
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        ("0.0.1", "does not increase on the newest release"),
+        ("1.0", "is not a release version: use X.Y.Z"),
+        ("", "give the version, e.g. make release VERSION="),
+    ],
+    ids=["lower", "malformed", "missing"],
+)
+def test_release_refuses_a_bad_version(repo: Path, version: str, message: str) -> None:
+    add_unreleased_entry(repo, "### Fixed\n\n- A fix.")
+    head = git(repo, "rev-parse", "HEAD").strip()
+
+    completed = make(repo, "release", f"VERSION={version}")
+
+    assert completed.returncode == 2
+    assert message in completed.stderr
+    assert git(repo, "rev-parse", "HEAD").strip() == head
+
+
+def test_release_refuses_the_newest_version_again(repo: Path) -> None:
+    add_unreleased_entry(repo, "### Fixed\n\n- A fix.")
+    newest = releases(repo)[0]
+
+    completed = make(repo, "release", f"VERSION={newest}")
+
+    assert completed.returncode == 2
+    assert f"version {newest} does not increase on the newest release {newest}" in completed.stderr
+
+
+def test_release_refuses_a_dirty_tree_and_changes_nothing(repo: Path) -> None:
+    add_unreleased_entry(repo, "### Fixed\n\n- A fix.")
+    (repo / "notes.txt").write_text("half-written idea\n")
+    changelog = (repo / "CHANGELOG.md").read_bytes()
+    head = git(repo, "rev-parse", "HEAD").strip()
+
+    completed = make(repo, "release", f"VERSION={next_minor(releases(repo)[0])}")
+
+    assert completed.returncode == 2
+    assert "refusing to release: the git tree has uncommitted changes" in completed.stderr
+    assert "?? notes.txt" in completed.stderr
+    assert git(repo, "rev-parse", "HEAD").strip() == head
+    assert (repo / "CHANGELOG.md").read_bytes() == changelog
+    assert not tags(repo)
