@@ -14,6 +14,7 @@ from pathlib import Path
 from pytest_copie.plugin import Result
 
 from conftest import TrainedCopy
+from helpers import project_env, run
 
 
 def _shifted_copy(source: Path, destination: Path, feature: str) -> None:
@@ -28,6 +29,23 @@ def _shifted_copy(source: Path, destination: Path, feature: str) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def test_rendered_monitoring_config_documents_the_code_defaults(
+    project: Result, project_dir: Path, venv: Path
+) -> None:
+    """configs/monitoring.yaml, the team's after the first render, is rendered as the defaults."""
+    package = project.answers["package_name"]
+    check = (
+        f"from pathlib import Path; from {package}.monitoring import MonitoringConfig, "
+        "load_monitoring_config; "
+        "assert load_monitoring_config(Path('configs/monitoring.yaml')) == MonitoringConfig()"
+    )
+    run(
+        [str(venv / "bin" / "python"), "-c", check],
+        cwd=project_dir,
+        env=project_env(venv, project_dir),
+    )
 
 
 def test_render_ships_monitoring(project_dir: Path) -> None:

@@ -10,7 +10,27 @@ from pathlib import Path
 from pytest_copie.plugin import Result
 
 from conftest import TrainedCopy
-from helpers import run
+from helpers import project_env, run
+
+
+def test_rendered_train_config_trains_the_rendered_task(
+    project: Result, project_dir: Path, venv: Path
+) -> None:
+    """configs/train.yaml is the team's after the first render: as rendered, it fits the answers."""
+    package, task = project.answers["package_name"], project.answers["model_task"]
+    check = (
+        f"from pathlib import Path; from {package}.core import load_config; "
+        "config = load_config(Path('configs/train.yaml')); "
+        f"assert config.task == {task!r}, config.task; "
+        "assert config.data.train_path == Path('data/train.csv'); "
+        "assert config.output.models_dir == Path('models'); "
+        "assert config.quality_gate"
+    )
+    run(
+        [str(venv / "bin" / "python"), "-c", check],
+        cwd=project_dir,
+        env=project_env(venv, project_dir),
+    )
 
 
 def test_make_data_train_evaluate_predict(
