@@ -102,3 +102,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("interpreters used for rendered projects")
         for line in lines:
             terminalreporter.line(line)
+
+
+# The longest tests go first, so two workers do not wait on one of them at the end of the run.
+LONGEST_FIRST = ("test_user_journey.py", "test_golden_update.py", "test_update.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the longest test modules first (stable: the rest keep their order)."""
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
