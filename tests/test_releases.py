@@ -181,7 +181,7 @@ def test_release_moves_the_unreleased_entries_commits_and_tags(repo: Path) -> No
 @pytest.mark.parametrize(
     ("version", "message"),
     [
-        ("0.0.1", "does not increase on the newest release"),
+        ("0.2.0", "does not increase on the newest release"),
         ("1.0", "is not a release version: use X.Y.Z"),
         ("", "give the version, e.g. make release VERSION="),
     ],
