@@ -1,7 +1,10 @@
 """Prediction columns: the predicted value, plus one probability per class."""
 
+from collections import defaultdict
+
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from .tasks import Task
@@ -10,8 +13,10 @@ PREDICTION_COLUMN = "prediction"
 PROBABILITY_PREFIX = "probability_"
 
 
-def predict_frame(model: Pipeline, features: pd.DataFrame, task: Task) -> pd.DataFrame:
-    """Predict prepared ``features``; the result shares their index.
+def predict_frame(
+    model: Pipeline | BaseEstimator, features: pd.DataFrame, task: Task
+) -> pd.DataFrame:
+    """Predict prepared ``features`` with a fitted pipeline (or estimator); keep their index.
 
     Regression yields ``prediction``; classification yields the most probable class as
     ``prediction`` and ``probability_<class>`` for every class, from one
@@ -26,3 +31,32 @@ def predict_frame(model: Pipeline, features: pd.DataFrame, task: Task) -> pd.Dat
     for position, label in enumerate(classes):
         columns[f"{PROBABILITY_PREFIX}{label}"] = probabilities[:, position]
     return pd.DataFrame(columns, index=features.index)
+
+
+def predict_in_range(
+    model: Pipeline, features: pd.DataFrame, task: Task
+) -> tuple[pd.DataFrame, dict[str, list[int]]]:
+    """Predict the rows of prepared ``features`` the model can score; list the others.
+
+    A row cannot be scored when one of its values lies so far outside the training range
+    that the preprocessed features or the model's outputs overflow float64 (e.g. ``1e307``
+    in a feature of small spread). Such rows are left out of the predictions and listed by
+    position under the column to blame: the one whose preprocessed value is largest.
+    """
+    preprocess, estimator = model[:-1], model[-1]
+    with np.errstate(all="ignore"):
+        transformed = np.asarray(preprocess.transform(features), dtype="float64")
+        scorable = np.isfinite(transformed).all(axis=1)
+        predictions = pd.DataFrame(index=features.index[:0])
+        if scorable.any():
+            rows = pd.DataFrame(transformed[scorable], index=features.index[scorable])
+            predictions = predict_frame(estimator, rows, task)
+            finite = np.isfinite(predictions.select_dtypes("number").to_numpy()).all(axis=1)
+            scorable[np.flatnonzero(scorable)[~finite]] = False
+            predictions = predictions[finite]
+    names = preprocess.get_feature_names_out()
+    spread = np.nan_to_num(np.abs(transformed), nan=np.inf)
+    unscorable: dict[str, list[int]] = defaultdict(list)
+    for position in np.flatnonzero(~scorable):
+        unscorable[str(names[np.argmax(spread[position])])].append(int(position))
+    return predictions, dict(unscorable)
