@@ -39,14 +39,15 @@ def predict_in_range(
     """Predict the rows of prepared ``features`` the model can score; list the others.
 
     A row cannot be scored when one of its values lies so far outside the training range
-    that the preprocessed features or the model's outputs overflow float64 (e.g. ``1e307``
-    in a feature of small spread). Such rows are left out of the predictions and listed by
-    position under the column to blame: the one whose preprocessed value is largest.
+    that its preprocessed features leave the float32 range (tree models compute in float32)
+    or the model's outputs overflow (e.g. ``1e307`` in a feature of small spread). Such rows
+    are left out of the predictions and listed by position under the column to blame: the
+    one whose preprocessed value is largest.
     """
     preprocess, estimator = model[:-1], model[-1]
     with np.errstate(all="ignore"):
         transformed = np.asarray(preprocess.transform(features), dtype="float64")
-        scorable = np.isfinite(transformed).all(axis=1)
+        scorable = (np.abs(transformed) <= np.finfo(np.float32).max).all(axis=1)
         predictions = pd.DataFrame(index=features.index[:0])
         if scorable.any():
             rows = pd.DataFrame(transformed[scorable], index=features.index[scorable])
