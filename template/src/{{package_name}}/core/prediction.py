@@ -3,6 +3,7 @@
 from collections import defaultdict
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
@@ -16,21 +17,13 @@ PROBABILITY_PREFIX = "probability_"
 def predict_frame(
     model: Pipeline | BaseEstimator, features: pd.DataFrame, task: Task
 ) -> pd.DataFrame:
-    """Predict prepared ``features`` with a fitted pipeline (or estimator); keep their index.
+    """Predict prepared ``features`` with a fitted pipeline; the result shares their index.
 
     Regression yields ``prediction``; classification yields the most probable class as
     ``prediction`` and ``probability_<class>`` for every class, from one
     ``predict_proba`` pass.
     """
-    if task == "regression":
-        values = np.asarray(model.predict(features), dtype="float64")
-        return pd.DataFrame({PREDICTION_COLUMN: values}, index=features.index)
-    probabilities = np.asarray(model.predict_proba(features), dtype="float64")
-    classes = np.asarray(model.classes_)
-    columns = {PREDICTION_COLUMN: classes[np.argmax(probabilities, axis=1)]}
-    for position, label in enumerate(classes):
-        columns[f"{PROBABILITY_PREFIX}{label}"] = probabilities[:, position]
-    return pd.DataFrame(columns, index=features.index)
+    return _predict(model, features, features.index, task)
 
 
 def predict_in_range(
@@ -48,16 +41,35 @@ def predict_in_range(
     with np.errstate(all="ignore"):
         transformed = np.asarray(preprocess.transform(features), dtype="float64")
         scorable = (np.abs(transformed) <= np.finfo(np.float32).max).all(axis=1)
+        rows = transformed if scorable.all() else transformed[scorable]
         predictions = pd.DataFrame(index=features.index[:0])
-        if scorable.any():
-            rows = pd.DataFrame(transformed[scorable], index=features.index[scorable])
-            predictions = predict_frame(estimator, rows, task)
+        if len(rows):
+            predictions = _predict(estimator, rows, features.index[scorable], task)
             finite = np.isfinite(predictions.select_dtypes("number").to_numpy()).all(axis=1)
             scorable[np.flatnonzero(scorable)[~finite]] = False
             predictions = predictions[finite]
-    names = preprocess.get_feature_names_out()
-    spread = np.nan_to_num(np.abs(transformed), nan=np.inf)
     unscorable: dict[str, list[int]] = defaultdict(list)
-    for position in np.flatnonzero(~scorable):
-        unscorable[str(names[np.argmax(spread[position])])].append(int(position))
+    if not scorable.all():
+        names = preprocess.get_feature_names_out()
+        positions = np.flatnonzero(~scorable)
+        spread = np.nan_to_num(np.abs(transformed[positions]), nan=np.inf)
+        for position, column in zip(positions, np.argmax(spread, axis=1), strict=True):
+            unscorable[str(names[column])].append(int(position))
     return predictions, dict(unscorable)
+
+
+def _predict(
+    model: Pipeline | BaseEstimator,
+    features: pd.DataFrame | npt.NDArray[np.float64],
+    index: pd.Index,
+    task: Task,
+) -> pd.DataFrame:
+    if task == "regression":
+        values = np.asarray(model.predict(features), dtype="float64")
+        return pd.DataFrame({PREDICTION_COLUMN: values}, index=index)
+    probabilities = np.asarray(model.predict_proba(features), dtype="float64")
+    classes = np.asarray(model.classes_)
+    columns = {PREDICTION_COLUMN: classes[np.argmax(probabilities, axis=1)]}
+    for position, label in enumerate(classes):
+        columns[f"{PROBABILITY_PREFIX}{label}"] = probabilities[:, position]
+    return pd.DataFrame(columns, index=index)
