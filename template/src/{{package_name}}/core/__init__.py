@@ -6,12 +6,19 @@ reference profile of a version directory or of a models root's latest model) and
 """
 
 from .artifacts import ArtifactError, load_model, save_model
-from .bundle import ModelBundle, load_bundle, save_bundle
-from .config import DEFAULT_CONFIG_PATH, ConfigError, TrainConfig, load_config, parse_config
+from .bundle import ModelBundle, check_versions, load_bundle, save_bundle
+from .config import (
+    DEFAULT_CONFIG_PATH,
+    ConfigError,
+    TrainConfig,
+    load_config,
+    parse_config,
+    parse_yaml,
+)
 from .metadata import ModelMetadata
 from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from .schema import ColumnSchema, FeatureSchema, SchemaError, Violation, infer_schema
-from .tabular import DataError, read_table, write_table
+from .tabular import DataError, read_table, write_table, write_text_atomically
 from .tasks import DEFAULT_TASK, TASKS, Task
 from .workflow import (
     EvaluationResult,
@@ -42,11 +49,13 @@ __all__ = [
     "TrainConfig",
     "TrainingResult",
     "Violation",
+    "check_versions",
     "infer_schema",
     "load_bundle",
     "load_config",
     "load_model",
     "parse_config",
+    "parse_yaml",
     "read_table",
     "run_evaluation",
     "run_prediction",
@@ -55,4 +64,5 @@ __all__ = [
     "save_model",
     "write_data",
     "write_table",
+    "write_text_atomically",
 ]

@@ -12,10 +12,66 @@ from .metrics import METRIC_NAMES
 from .tasks import DEFAULT_TASK, Task
 
 DEFAULT_CONFIG_PATH = Path("configs/train.yaml")
+#: Largest seed scikit-learn and numpy accept (seeds are unsigned 32-bit integers).
+MAX_SEED = 2**32 - 1
+#: Deepest nesting of sections and lists a YAML document may have.
+MAX_YAML_DEPTH = 32
 
 
 class ConfigError(ValueError):
     """The configuration file is missing, malformed or has an invalid value."""
+
+
+def parse_yaml(text: str, *, source: str) -> Any:
+    """The value ``text`` spells in YAML; anchors, aliases and deep nesting are refused.
+
+    Without aliases a document cannot expand ("billion laughs") into more than it spells
+    out. The checks run on PyYAML's event stream, before any Python object is built.
+
+    Raises:
+        ConfigError: naming ``source`` when the text is not such YAML.
+    """
+    try:
+        depth = 0
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            depth += isinstance(event, yaml.CollectionStartEvent)
+            depth -= isinstance(event, yaml.CollectionEndEvent)
+            if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+                problem = "anchors and aliases (& and *) are not allowed"
+            elif depth > MAX_YAML_DEPTH:
+                problem = f"nesting deeper than {MAX_YAML_DEPTH} levels is not allowed"
+            else:
+                continue
+            line = getattr(event.start_mark, "line", 0) + 1
+            raise ConfigError(f"{source}: line {line}: {problem}")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(error, "problem", None) or error
+        raise ConfigError(f"{source} is not valid YAML: {reason}{where}") from None
+
+
+def read_yaml_mapping(
+    path: Path, *, what: str = "config file", error: type[ConfigError] = ConfigError
+) -> dict[str, Any]:
+    """The mapping of sections in the YAML file ``path`` (empty for an empty file).
+
+    Raises:
+        ConfigError: (or ``error``) when the file is missing, not valid YAML as
+            :func:`parse_yaml` reads it, or not a mapping.
+    """
+    if not path.is_file():
+        raise error(f"{what} not found: {path}")
+    try:
+        raw = parse_yaml(path.read_text(encoding="utf-8"), source=str(path))
+    except ConfigError as problem:
+        raise error(str(problem)) from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise error(f"{path} must hold a mapping of sections, not {type(raw).__name__}")
+    return raw
 
 
 class _Strict(BaseModel):
@@ -59,8 +115,14 @@ class SplitConfig(_Strict):
 class Threshold(_Strict):
     """Bounds one metric must stay within for a model to be published."""
 
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(default=None, allow_inf_nan=False)
+    max: float | None = Field(default=None, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
 
 
 class OutputConfig(_Strict):
@@ -75,7 +137,7 @@ class TrainConfig(_Strict):
     """Everything one training run needs."""
 
     task: Task = DEFAULT_TASK
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, le=MAX_SEED)
     data: DataConfig = DataConfig()
     features: FeaturesConfig = FeaturesConfig()
     estimator: EstimatorConfig = EstimatorConfig()
@@ -112,16 +174,7 @@ def load_config(
     path: Path = DEFAULT_CONFIG_PATH, overrides: Mapping[str, object] | None = None
 ) -> TrainConfig:
     """Read ``path`` and apply dotted-key ``overrides`` (e.g. ``{"data.target": "y"}``)."""
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from error
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path} must hold a mapping of sections, not {type(raw).__name__}")
+    raw = read_yaml_mapping(path)
     for key, value in (overrides or {}).items():
         _set_dotted(raw, key, value, path)
     return parse_config(raw, source=str(path))

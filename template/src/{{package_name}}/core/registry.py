@@ -10,11 +10,11 @@ The pointer is a small JSON file replaced atomically, so readers never see half 
 """
 
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 
 from .artifacts import ArtifactError
+from .tabular import write_text_atomically
 
 LATEST_POINTER = "latest.json"
 METADATA_FILE = "metadata.json"
@@ -39,11 +39,9 @@ def publish_latest(models_dir: Path, version: str) -> Path:
     """Point ``latest.json`` at ``version`` (which must exist), atomically."""
     if not (models_dir / version / METADATA_FILE).is_file():
         raise ArtifactError(f"cannot publish {version}: {models_dir / version} holds no model")
-    pointer = models_dir / LATEST_POINTER
-    partial = models_dir / f".{LATEST_POINTER}.partial"
-    partial.write_text(json.dumps({"version": version}) + "\n", encoding="utf-8")
-    os.replace(partial, pointer)
-    return pointer
+    return write_text_atomically(
+        models_dir / LATEST_POINTER, json.dumps({"version": version}) + "\n"
+    )
 
 
 def latest_version(models_dir: Path) -> str | None:
@@ -53,7 +51,7 @@ def latest_version(models_dir: Path) -> str | None:
         return None
     try:
         version = json.loads(pointer.read_text(encoding="utf-8"))["version"]
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise ArtifactError(f"{pointer} is malformed: {error!r}") from error
     if not isinstance(version, str) or Path(version).name != version or version in {"", ".", ".."}:
         raise ArtifactError(f"{pointer} names an invalid version {version!r}")

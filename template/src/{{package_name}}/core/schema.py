@@ -15,10 +15,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 Kind = Literal["numeric", "categorical"]
-Rule = Literal["missing_column", "dtype", "nullable", "unseen_category"]
+Rule = Literal["missing_column", "dtype", "nullable", "unseen_category", "out_of_range"]
 
 #: Row positions quoted in a violation message, at most.
-_QUOTED_ROWS = 5
+QUOTED_ROWS = 5
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class FeatureSchema(BaseModel):
             unseen = ~pd.Series(text).isin(known).to_numpy() & values.notna().to_numpy()
             if unseen.any():
                 rows = _positions(unseen)
-                labels = sorted({str(value) for value in text[unseen]})[:_QUOTED_ROWS]
+                labels = sorted({str(value) for value in text[unseen]})[:QUOTED_ROWS]
                 message = (
                     f"column {column.name!r}: unseen categories {labels} (rows {list(rows)}); "
                     f"known: {sorted(known)}"
@@ -239,4 +239,4 @@ def _missing(values: pd.Series) -> npt.NDArray[np.bool_]:
 
 
 def _positions(mask: npt.NDArray[np.bool_]) -> tuple[int, ...]:
-    return tuple(int(position) for position in np.flatnonzero(mask)[:_QUOTED_ROWS])
+    return tuple(int(position) for position in np.flatnonzero(mask)[:QUOTED_ROWS])

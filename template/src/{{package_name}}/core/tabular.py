@@ -1,11 +1,18 @@
 """Read and write data files: CSV or Parquet, chosen by the file suffix."""
 
+import io
 import os
+import stat
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
 SUFFIXES = (".csv", ".parquet")
+#: Mode of a file written where none was (``mkstemp`` alone would make it owner-only).
+NEW_FILE_MODE = 0o644
 
 
 class DataError(ValueError):
@@ -31,16 +38,39 @@ def read_table(path: Path) -> pd.DataFrame:
 def write_table(frame: pd.DataFrame, path: Path) -> Path:
     """Write ``frame`` atomically: a partial file never appears at ``path``."""
     suffix = _suffix(path)
+    return write_atomically(path, lambda stream: _encode(frame, suffix, stream))
+
+
+def holds_table(path: Path, frame: pd.DataFrame) -> bool:
+    """Whether ``path`` holds exactly the bytes :func:`write_table` writes for ``frame``."""
+    encoded = io.BytesIO()
+    _encode(frame, _suffix(path), encoded)
+    expected = encoded.getvalue()
+    return path.is_file() and path.stat().st_size == len(expected) and path.read_bytes() == expected
+
+
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return write_atomically(path, lambda stream: stream.write(text.encode("utf-8")))
+
+
+def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
+    """Call ``write`` on a new temporary file next to ``path``, then rename it to ``path``.
+
+    The temporary file gets an unpredictable name and is created exclusively (``O_EXCL``,
+    ``O_NOFOLLOW``), so a symlink planted in the directory is never followed; readers see
+    the old file or the whole new one, never half of it. A replaced file keeps its mode.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
+    mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else NEW_FILE_MODE
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        if suffix == ".csv":
-            frame.to_csv(partial, index=False)
-        else:
-            frame.to_parquet(partial, index=False)
-        os.replace(partial, path)
+        os.fchmod(descriptor, mode)
+        with os.fdopen(descriptor, "wb") as stream:
+            write(stream)
+        os.replace(name, path)
     finally:
-        partial.unlink(missing_ok=True)
+        Path(name).unlink(missing_ok=True)
     return path
 
 
@@ -49,6 +79,13 @@ def require_columns(frame: pd.DataFrame, columns: list[str], *, source: str) -> 
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise DataError(f"{source} lacks column(s) {missing}; it has {list(frame.columns)}")
+
+
+def _encode(frame: pd.DataFrame, suffix: str, stream: IO[bytes]) -> None:
+    if suffix == ".csv":
+        frame.to_csv(stream, index=False)
+    else:
+        frame.to_parquet(stream, index=False)
 
 
 def _suffix(path: Path) -> str:

@@ -42,8 +42,11 @@ class EvaluationResult:
     quality_gate: GateResult
 
 
-def write_data(config: TrainConfig) -> tuple[Path, Path]:
-    """Write the task's demo data to the configured train and test paths."""
+def write_data(config: TrainConfig, *, force: bool = False) -> tuple[Path, Path]:
+    """Write the task's demo data to the configured train and test paths.
+
+    Files holding anything else are left alone (a :class:`DataError`) unless ``force``.
+    """
     if config.data.test_path is None:
         raise ConfigError("data.test_path is not set: the demo data needs a test file")
     paths = write_demo_data(
@@ -53,6 +56,7 @@ def write_data(config: TrainConfig) -> tuple[Path, Path]:
         target=config.data.target,
         test_size=config.split.test_size,
         seed=config.seed,
+        force=force,
     )
     logger.info("wrote %s demo data to %s and %s", config.task, *paths)
     return paths
@@ -94,9 +98,11 @@ def run_training(config: TrainConfig, *, now: datetime | None = None) -> Trainin
     return TrainingResult(directory=directory, metadata=saved, published=gate.passed)
 
 
-def run_evaluation(config: TrainConfig, model_path: Path) -> EvaluationResult:
+def run_evaluation(
+    config: TrainConfig, model_path: Path, *, allow_version_mismatch: bool = False
+) -> EvaluationResult:
     """Score the model at ``model_path`` on ``data.test_path`` and apply the quality gate."""
-    bundle = load_bundle(model_path)
+    bundle = load_bundle(model_path, allow_version_mismatch=allow_version_mismatch)
     if bundle.metadata.task != config.task:
         raise ConfigError(
             f"the model at {bundle.directory} is a {bundle.metadata.task} model "
@@ -114,9 +120,11 @@ def run_evaluation(config: TrainConfig, model_path: Path) -> EvaluationResult:
     return EvaluationResult(bundle.metadata.version, metrics, gate)
 
 
-def run_prediction(model_path: Path, input_path: Path, output_path: Path) -> int:
+def run_prediction(
+    model_path: Path, input_path: Path, output_path: Path, *, allow_version_mismatch: bool = False
+) -> int:
     """Write ``input_path``'s rows plus prediction columns to ``output_path``; return the count."""
-    bundle: ModelBundle = load_bundle(model_path)
+    bundle: ModelBundle = load_bundle(model_path, allow_version_mismatch=allow_version_mismatch)
     frame = read_table(input_path)
     predictions = bundle.predict(frame)
     clashes = [name for name in predictions.columns if name in frame.columns]

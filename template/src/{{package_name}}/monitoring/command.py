@@ -53,8 +53,19 @@ def add_monitor_parser(add_parser: Callable[..., argparse.ArgumentParser]) -> No
     )
     monitor.add_argument("--since", help="prediction log: first timestamp (ISO 8601)")
     monitor.add_argument("--until", help="prediction log: end timestamp, exclusive (ISO 8601)")
+    add_version_mismatch_option(monitor)
     monitor.add_argument(
         "--target", default="target", help="target column of a data reference (default: target)"
+    )
+
+
+def add_version_mismatch_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--allow-version-mismatch`` option of commands that load a model."""
+    parser.add_argument(
+        "--allow-version-mismatch",
+        action="store_true",
+        help="load a model trained with another scikit-learn/skops major.minor version "
+        "(it may predict wrongly)",
     )
 
 
@@ -65,7 +76,9 @@ def run_monitor(args: argparse.Namespace) -> int:
     until = parse_timestamp(args.until) if args.until else None
     if since and until and since >= until:
         raise ValueError(f"--since {args.since} must be before --until {args.until}")
-    reference = load_reference(args.reference, target=args.target)
+    reference = load_reference(
+        args.reference, target=args.target, allow_version_mismatch=args.allow_version_mismatch
+    )
     batch = read_current(args.current, since=since, until=until)
     history = args.history or args.report_dir / HISTORY_FILE
     report = run_monitoring(reference, batch, config, history_path=history)

@@ -4,13 +4,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..core.config import ConfigError, read_yaml_mapping
 
 DEFAULT_MONITORING_CONFIG = Path("configs/monitoring.yaml")
 
 
-class MonitoringConfigError(ValueError):
+class MonitoringConfigError(ConfigError):
     """The monitoring configuration is missing, malformed or has an invalid value."""
 
 
@@ -77,15 +78,8 @@ class MonitoringConfig(_Strict):
 
 def load_monitoring_config(path: Path = DEFAULT_MONITORING_CONFIG) -> MonitoringConfig:
     """Read and validate ``path``; every problem is reported with its dotted key."""
-    if not path.is_file():
-        raise MonitoringConfigError(f"monitoring config not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise MonitoringConfigError(f"{path} is not valid YAML: {error}") from error
-    if not isinstance(raw, dict | None):
-        raise MonitoringConfigError(f"{path} must hold a mapping, not {type(raw).__name__}")
-    return parse_monitoring_config(raw or {}, source=str(path))
+    raw = read_yaml_mapping(path, what="monitoring config", error=MonitoringConfigError)
+    return parse_monitoring_config(raw, source=str(path))
 
 
 def parse_monitoring_config(raw: Mapping[str, Any], *, source: str = "config") -> MonitoringConfig:

@@ -4,12 +4,12 @@ The history file holds one entry per monitoring run (window), newest last. A run
 it breached and at least ``breaches`` of the last ``windows`` runs (itself included) breached.
 """
 
-import os
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ..core import write_text_atomically
 from .config import AlertingConfig
 from .report import AlertingReport
 
@@ -53,10 +53,7 @@ def record_window(path: Path, window: Window, config: AlertingConfig) -> Alertin
     windows = [*history.windows, window][-config.history_size :]
     recent = windows[-config.windows :]
     breaches = sum(entry.breached for entry in recent)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(History(windows=windows).model_dump_json(indent=2) + "\n", "utf-8")
-    os.replace(partial, path)
+    write_text_atomically(path, History(windows=windows).model_dump_json(indent=2) + "\n")
     return AlertingReport(
         breached=window.breached,
         alert=window.breached and breaches >= config.breaches,

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
+from ..core import write_text_atomically
 from .report import REPORT_HTML, Bin, ColumnReport, MonitoringReport, Statistic
 
 COLORS = {"ok": "#2e7d32", "warn": "#ef6c00", "alert": "#c62828"}
@@ -48,10 +49,7 @@ def render_html(report: MonitoringReport) -> str:
 
 def write_report_html(report: MonitoringReport, directory: Path) -> Path:
     """Write ``report.html`` under ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / REPORT_HTML
-    path.write_text(render_html(report), encoding="utf-8")
-    return path
+    return write_text_atomically(directory / REPORT_HTML, render_html(report))
 
 
 def _badge(status: str) -> str:

@@ -12,8 +12,9 @@ from ..core import DataError, read_table
 from ..core.prediction import PREDICTION_COLUMN, PROBABILITY_PREFIX
 
 LOG_SUFFIX = ".jsonl"
-#: What parsing a malformed log line raises: bad JSON or timestamp, a missing key, a non-object.
-MALFORMED = (ValueError, KeyError, TypeError)
+#: What parsing a malformed log line raises: bad JSON or timestamp, a missing key, a non-object,
+#: JSON nested too deeply.
+MALFORMED = (ValueError, KeyError, TypeError, RecursionError)
 
 
 @dataclass(frozen=True)

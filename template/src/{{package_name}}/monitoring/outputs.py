@@ -52,16 +52,21 @@ def model_outputs(bundle: ModelBundle | None, batch: CurrentBatch) -> Outputs:
     if rows.empty:
         return Outputs(None, "no row of the batch follows the feature schema", None)
     try:
-        predictions = bundle.predict(rows)
+        predictions = bundle.predict(rows, skip_out_of_range=True)
     except SchemaError as error:
         return Outputs(None, f"the model cannot predict the batch: {error}", None)
-    note = (
-        None
-        if len(rows) == len(batch.frame)
-        else (
-            f"predicted {len(rows)} of {len(batch.frame)} rows; the others break the feature schema"
-        )
-    )
+    out_of_range = len(rows) - len(predictions)
+    if predictions.empty:
+        return Outputs(None, f"all {out_of_range} valid row(s) are out of range", None)
+    skipped = {
+        "out of the range the model can score": out_of_range,
+        "break the feature schema": len(batch.frame) - len(rows),
+    }
+    rows = rows.loc[predictions.index]
+    note = None
+    if len(rows) < len(batch.frame):
+        reasons = "; ".join(f"{count} {reason}" for reason, count in skipped.items() if count)
+        note = f"predicted {len(rows)} of {len(batch.frame)} rows; {reasons}"
     return Outputs(predictions, note, rows)
 
 

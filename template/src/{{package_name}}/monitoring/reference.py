@@ -40,7 +40,9 @@ class Reference:
         return self.bundle.metadata.target if self.bundle else None
 
 
-def load_reference(path: Path, *, target: str = "target") -> Reference:
+def load_reference(
+    path: Path, *, target: str = "target", allow_version_mismatch: bool = False
+) -> Reference:
     """A model directory or models root (its latest good model), or a CSV/Parquet file.
 
     A data file is profiled on the fly: every column except ``target`` is a feature, and
@@ -55,7 +57,7 @@ def load_reference(path: Path, *, target: str = "target") -> Reference:
             for column in schema.columns
         }
         return Reference(source=path, schema=schema, features=profiles, rows=len(frame))
-    bundle = load_bundle(path)
+    bundle = load_bundle(path, allow_version_mismatch=allow_version_mismatch)
     return Reference(
         source=bundle.directory,
         schema=bundle.schema,

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ..core import write_text_atomically
 from .config import MonitoringConfig
 
 REPORT_FORMAT = 1
@@ -136,10 +137,7 @@ class MonitoringReport(_Report):
 
 def write_report_json(report: MonitoringReport, directory: Path) -> Path:
     """Write ``report.json`` under ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / REPORT_JSON
-    path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_text_atomically(directory / REPORT_JSON, report.model_dump_json(indent=2) + "\n")
 
 
 def read_report(path: Path) -> MonitoringReport:

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException
 
+from ..core import check_versions
 from .drift_metrics import DriftCollector
 from .errors import RequestError, error_response
 from .metrics import ServingMetrics
@@ -45,7 +46,10 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     """
     settings = settings or ServingSettings()
     directory, metadata = read_metadata(settings.model_dir)
-    server = ModelServer(directory, metadata, settings.max_batch_rows)
+    check_versions(metadata, allow_mismatch=settings.allow_version_mismatch)
+    server = ModelServer(
+        directory, metadata, settings.max_batch_rows, settings.allow_version_mismatch
+    )
     metrics = ServingMetrics()
     metrics.describe_model(metadata)
     if settings.drift_report_dir is not None:

@@ -63,8 +63,15 @@ def warm_up_row(schema: FeatureSchema) -> Row:
 class ModelServer:
     """Load and verify the bundle of ``directory``, warm it up, then predict record rows."""
 
-    def __init__(self, directory: Path, metadata: ModelMetadata, max_batch_rows: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        metadata: ModelMetadata,
+        max_batch_rows: int,
+        allow_version_mismatch: bool = False,
+    ) -> None:
         """Serve the model in ``directory`` whose metadata was read as ``metadata``."""
+        self.allow_version_mismatch = allow_version_mismatch
         self.directory = directory
         self.metadata = metadata
         self.status = Status.LOADING
@@ -85,7 +92,7 @@ class ModelServer:
     def load(self) -> None:
         """Load, verify and warm up the bundle; on any failure stay unready and say why."""
         try:
-            bundle = load_bundle(self.directory)
+            bundle = load_bundle(self.directory, allow_version_mismatch=self.allow_version_mismatch)
             if bundle.metadata != self.metadata:
                 raise ArtifactError(f"{self.directory} changed while the service started")
             self._bundle = bundle

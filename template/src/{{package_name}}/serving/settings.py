@@ -36,6 +36,10 @@ class ServingSettings(BaseSettings):
         default=None,
         description="directory of `monitor` reports to expose as drift gauges; unset: none",
     )
+    allow_version_mismatch: bool = Field(
+        default=False,
+        description="serve a model trained with another scikit-learn/skops major.minor version",
+    )
     prediction_log_max_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=1024,
