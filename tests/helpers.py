@@ -49,10 +49,11 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
     # Markdown, YAML) and Jinja-looking text; the slug and package name derive from the name.
     "classification-gitlab-proprietary-py312-docker-specialtext": {
         "project_name": 'Bob\'s "Churn" & <C:\\ML> {{ x }} {% y %} Café',
+        # The README wraps it so that a line starts with "- " (a list item if not escaped).
         "description": (
             'Predicts "churn" for C:\\data\\new & <b>scores</b> with {{ not_jinja }} and'
-            " {% if x %} text: O'Brien's café, naïve *not* _emphasis_ [link](x) `code` ~~struck~~,"
-            ' résumé "quoted" text long enough to wrap over several lines.'
+            " {% if x %} texts: - O'Brien's café, naïve *not* _emphasis_ [link](x) `code`"
+            ' ~~struck~~, #1 résumé "quoted" text long enough to wrap.'
         ),
         "author_name": 'Zoë "Z" O\'Brien \\ Team & <Co> {{ a }} {% b %}',
         "ci": "gitlab",
@@ -212,8 +213,8 @@ TEXT_QUESTIONS = ("project_name", "description", "author_name")
 def text_answer_forms(answers: Mapping[str, object]) -> list[str]:
     """Each text answer as a render may hold it, whitespace collapsed, longest first.
 
-    As typed (Markdown-free files, LICENSE), and escaped the way the template escapes it: for TOML
-    basic strings, Python docstrings, Markdown and YAML (the answers file).
+    As typed (plain text, and Markdown once unescaped), escaped the way the template escapes it
+    for TOML basic strings and Python docstrings, and as YAML writes it (the answers file).
     """
     forms: set[str] = set()
     for question in TEXT_QUESTIONS:
@@ -222,15 +223,18 @@ def text_answer_forms(answers: Mapping[str, object]) -> list[str]:
             text,
             text.replace("\\", "\\\\").replace('"', '\\"'),
             text.replace("\\", "\\u005c").replace('"', "\\u0022"),
-            re.sub(r"([\\`*_\[\]<>&~])", r"\\\1", text),
             yaml.safe_dump({question: text}, allow_unicode=True).removeprefix(f"{question}: "),
         }
     return sorted({" ".join(form.split()) for form in forms}, key=len, reverse=True)
 
 
-def without_text_answers(text: str, answers: Mapping[str, object]) -> str:
+#: A CommonMark backslash escape: a backslash before ASCII punctuation.
+MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def without_text_answers(text: str, answers: Mapping[str, object], *, markdown: bool) -> str:
     """``text`` with whitespace collapsed and every occurrence of a text answer removed."""
-    scanned = " ".join(text.split())
+    scanned = " ".join((MARKDOWN_ESCAPE.sub(r"\1", text) if markdown else text).split())
     for form in text_answer_forms(answers):
         scanned = scanned.replace(form, "")
     return scanned
