@@ -7,9 +7,11 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from filelock import FileLock
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +44,22 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
         "license": "Proprietary",
         "python_version": "3.14",
         "docker": False,
+    },
+    # Text answers with every character that needs escaping somewhere (TOML, Python docstrings,
+    # Markdown, YAML) and Jinja-looking text; the slug and package name derive from the name.
+    "classification-gitlab-proprietary-py312-docker-specialtext": {
+        "project_name": 'Bob\'s "Churn" & <C:\\ML> {{ x }} {% y %} Café',
+        # The README wraps it so that a line starts with "- " (a list item if not escaped).
+        "description": (
+            'Predicts "churn" for C:\\data\\new & <b>scores</b> with {{ not_jinja }} and'
+            " {% if x %} texts: - O'Brien's café, naïve *not* _emphasis_ [link](x) `code`"
+            ' ~~struck~~, #1 résumé "quoted" text long enough to wrap.'
+        ),
+        "author_name": 'Zoë "Z" O\'Brien \\ Team & <Co> {{ a }} {% b %}',
+        "ci": "gitlab",
+        "license": "Proprietary",
+        "python_version": "3.12",
+        "docker": True,
     },
 }
 
@@ -187,3 +205,36 @@ def project_env(venv: Path, project_dir: Path) -> dict[str, str]:
 
 
 JINJA_LEFTOVER = re.compile(r"{{|{%|%}")
+
+#: Answers written into renders as free text; the other questions are identifiers or choices.
+TEXT_QUESTIONS = ("project_name", "description", "author_name")
+
+
+def text_answer_forms(answers: Mapping[str, object]) -> list[str]:
+    """Each text answer as a render may hold it, whitespace collapsed, longest first.
+
+    As typed (plain text, and Markdown once unescaped), escaped the way the template escapes it
+    for TOML basic strings and Python docstrings, and as YAML writes it (the answers file).
+    """
+    forms: set[str] = set()
+    for question in TEXT_QUESTIONS:
+        text = str(answers[question])
+        forms |= {
+            text,
+            text.replace("\\", "\\\\").replace('"', '\\"'),
+            text.replace("\\", "\\u005c").replace('"', "\\u0022"),
+            yaml.safe_dump({question: text}, allow_unicode=True).removeprefix(f"{question}: "),
+        }
+    return sorted({" ".join(form.split()) for form in forms}, key=len, reverse=True)
+
+
+#: A CommonMark backslash escape: a backslash before ASCII punctuation.
+MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def without_text_answers(text: str, answers: Mapping[str, object], *, markdown: bool) -> str:
+    """``text`` with whitespace collapsed and every occurrence of a text answer removed."""
+    scanned = " ".join((MARKDOWN_ESCAPE.sub(r"\1", text) if markdown else text).split())
+    for form in text_answer_forms(answers):
+        scanned = scanned.replace(form, "")
+    return scanned

@@ -1,14 +1,18 @@
 """Bad answers fail with the validator's message and leave nothing behind."""
 
+import json
 import keyword
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from copier import run_copy
+from pytest_copie.plugin import Result
 
-from helpers import TEMPLATE_ROOT
+from helpers import TEMPLATE_ROOT, project_requirements, run, uv_command, version_key
 
 BAD_ANSWERS = {
     "package-starts-with-digit": (
@@ -25,7 +29,34 @@ BAD_ANSWERS = {
     "slug-too-long": ({"project_slug": "a" * 41}, "41 characters long: use at most 40"),
     "empty-project-name": ({"project_name": ""}, "project_name must not be empty"),
     "blank-project-name": ({"project_name": "   "}, "project_name must not be empty"),
-    "quote-in-project-name": ({"project_name": 'A "B"'}, "must not contain double quotes"),
+    "newline-in-project-name": (
+        {"project_name": "Churn\nModel"},
+        'project_name contains the control character "\\\\n": use one line of printable text',
+    ),
+    "carriage-return-in-project-name": ({"project_name": "Churn\r"}, r'character "\\r"'),
+    "tab-in-description": ({"description": "one\ttwo"}, r'description contains .* "\\t"'),
+    "line-separator-in-description": ({"description": "one\u2028two"}, r'"\\u2028"'),
+    "nul-in-author": ({"author_name": "Bob\x00"}, r'author_name contains .* "\\u0000"'),
+    "escape-in-author": ({"author_name": "Bob\x1b[31m"}, r'"\\u001b"'),
+    "padded-project-name": ({"project_name": " Churn "}, "must not start or end with whitespace"),
+    "padded-author": ({"author_name": "Bob "}, "must not start or end with whitespace"),
+    "project-name-long-once-escaped": (
+        {"project_name": 'A "' + "b" * 55 + '"'},
+        "project_name is 69 characters long: use at most 60",
+    ),
+    "package-with-trailing-newline": (
+        {"package_name": "churn\n"},
+        "not a valid lowercase Python identifier",
+    ),
+    "slug-with-trailing-newline": ({"project_slug": "churn\n"}, "is not allowed"),
+    "email-with-trailing-newline": (
+        {"author_email": "bob@example.com\n"},
+        "is not a valid email address",
+    ),
+    "package-shadows-indirect-dependency": (
+        {"package_name": "typing_extensions"},
+        "would shadow a dependency",
+    ),
     "slug-with-underscore": ({"project_slug": "my_slug"}, "project_slug 'my_slug' is not allowed"),
     "slug-trailing-hyphen": (
         {"project_slug": "my-slug-"},
@@ -34,7 +65,7 @@ BAD_ANSWERS = {
     "malformed-email": ({"author_email": "bob@"}, "is not a valid email address"),
     "email-without-at": ({"author_email": "bob.example.com"}, "is not a valid email address"),
     "empty-author": ({"author_name": ""}, "author_name must not be empty"),
-    "multi-line-description": ({"description": "one\ntwo"}, "must be a single line"),
+    "multi-line-description": ({"description": "one\ntwo"}, "control character"),
     "unknown-python": ({"python_version": "3.9"}, "'3.9' is not in"),
     "unknown-task": ({"model_task": "clustering"}, "'clustering' is not in"),
     "unknown-ci": ({"ci": "jenkins"}, "'jenkins' is not in"),
@@ -56,11 +87,23 @@ def test_bad_answer_is_refused_with_its_message(
     assert not destination.exists()
 
 
+def test_text_answers_may_hold_quotes_backslashes_and_jinja_text(tmp_path: Path) -> None:
+    answers = {
+        "project_name": 'Churn "Risk" \\ Model',
+        "description": "Predicts \"churn\" for C:\\data & {{ x }} {% y %}, O'Brien's café.",
+        "author_name": 'Zoë "Z" O\'Brien \\ Team',
+    }
+    run_copy(str(TEMPLATE_ROOT), tmp_path, data=answers, defaults=True, vcs_ref="HEAD", quiet=True)
+    recorded = yaml.safe_load((tmp_path / ".copier-answers.yml").read_text())
+    assert {question: recorded[question] for question in answers} == answers
+    assert recorded["project_slug"] == "churn-risk-model"
+
+
 def test_derived_defaults_follow_the_project_name(tmp_path: Path) -> None:
     run_copy(
         str(TEMPLATE_ROOT),
         tmp_path,
-        data={"project_name": "  Fraud Score: EU 2!  "},
+        data={"project_name": "Fraud Score: EU 2!"},
         defaults=True,
         vcs_ref="HEAD",
         quiet=True,
@@ -71,9 +114,13 @@ def test_derived_defaults_follow_the_project_name(tmp_path: Path) -> None:
     assert (tmp_path / "src" / "fraud_score_eu_2" / "cli.py").is_file()
 
 
+def _config() -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
+    return config
+
+
 def _reserved(name: str) -> list[str]:
-    config = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
-    default: str = config[name]["default"]
+    default: str = _config()[name]["default"]
     return default.split()
 
 
@@ -82,3 +129,60 @@ def test_reserved_names_cover_keywords_and_the_standard_library() -> None:
     assert stdlib <= set(_reserved("stdlib_module_names"))
     keywords = {word.lower() for word in (*keyword.kwlist, *keyword.softkwlist) if word != "_"}
     assert keywords <= set(_reserved("python_keywords"))
+
+
+#: Run by a venv's python: the names of its distributions and their top-level import names.
+INSPECT_DISTRIBUTIONS = (
+    "import importlib.metadata as m, json; print(json.dumps({"
+    "'distributions': [d.metadata['Name'] for d in m.distributions()], "
+    "'modules': list(m.packages_distributions())}))"
+)
+
+
+def _inspect(venv: Path, extra_path: Path) -> dict[str, list[str]]:
+    """Distributions and import names that ``venv``'s python sees (plus ``extra_path``)."""
+    command = [str(venv / "bin" / "python"), "-c", INSPECT_DISTRIBUTIONS]
+    inspected: dict[str, list[str]] = json.loads(
+        run(command, env={"PYTHONPATH": str(extra_path)}).stdout
+    )
+    return inspected
+
+
+def test_reserved_names_cover_every_import_name_in_the_lock(
+    project: Result, project_dir: Path, venv: Path, tmp_path: Path
+) -> None:
+    """A package named like a module of any locked distribution would shadow it.
+
+    The lock is the universal resolution (every platform and Python the render supports) that
+    `uv lock` writes: the runner venv holds this machine's share, the rest (e.g. Windows-only
+    distributions) is unpacked beside it.
+    """
+    requirements, elsewhere = tmp_path / "requirements.in", tmp_path / "elsewhere"
+    requirements.write_text("\n".join(project_requirements(project_dir)) + "\n")
+    minimum = str(project.answers["python_version"])
+    uv = uv_command()
+    resolve = ["pip", "compile", "--quiet", "--universal", "--no-header", "--no-annotate"]
+    resolved = run([*uv, *resolve, "--python-version", minimum, str(requirements)]).stdout
+    locked = {line.split(";")[0].strip() for line in resolved.splitlines() if "==" in line}
+    installed = {
+        re.sub(r"[-_.]+", "-", name).lower() for name in _inspect(venv, elsewhere)["distributions"]
+    }
+    missing_here = sorted(pin for pin in locked if pin.split("==")[0] not in installed)
+    if missing_here:
+        newest = max(_config()["python_version"]["choices"], key=version_key)
+        unpack = ["pip", "install", "--quiet", "--no-deps", "--python-version", newest]
+        run([*uv, *unpack, "--target", str(elsewhere), *missing_here])
+    # mypyc names its helper modules after a hash that changes with every release.
+    choosable = {
+        name.lower()
+        for name in _inspect(venv, elsewhere)["modules"]
+        if re.fullmatch(r"[a-z][a-z0-9_]*", name.lower()) and not name.endswith("__mypyc")
+    }
+    reserved = {*_reserved("dependency_module_names"), *_reserved("stdlib_module_names")}
+    unreserved = sorted(choosable - reserved)
+    assert not unreserved, f"add to dependency_module_names in copier.yml: {' '.join(unreserved)}"
+
+
+def test_dependency_names_are_sorted_and_unique() -> None:
+    names = _reserved("dependency_module_names")
+    assert names == sorted(set(names))

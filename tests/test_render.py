@@ -1,7 +1,13 @@
 """What a render contains, for every answer set."""
 
+import email.policy
+import html
+import json
 import re
 import tomllib
+import zipfile
+from email.parser import BytesParser
+from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
@@ -9,7 +15,14 @@ import yaml
 from pytest_copie.plugin import Result
 from validate_pyproject.api import Validator
 
-from helpers import JINJA_LEFTOVER
+from helpers import (
+    JINJA_LEFTOVER,
+    TEXT_QUESTIONS,
+    project_env,
+    run,
+    uv_command,
+    without_text_answers,
+)
 
 LICENSE_MARKERS = {
     "MIT": "Permission is hereby granted, free of charge",
@@ -92,12 +105,17 @@ def test_file_set_matches_answers(project: Result, project_dir: Path) -> None:
     assert not any(name.startswith(".github") for name in files if answers["ci"] != "github")
 
 
-def test_no_leftover_jinja_or_whitespace_noise(project_dir: Path) -> None:
+def test_no_leftover_jinja_or_whitespace_noise(project: Result, project_dir: Path) -> None:
     for name in sorted(_files(project_dir)):
         assert not name.endswith(".jinja"), name
         assert not JINJA_LEFTOVER.search(name), name
         text = (project_dir / name).read_text()
-        assert not JINJA_LEFTOVER.search(text), f"{name}: {JINJA_LEFTOVER.search(text)}"
+        # Text answers may hold `{{` on purpose: only what is left without them counts.
+        scanned = without_text_answers(text, project.answers, markdown=name.endswith(".md"))
+        leftover = JINJA_LEFTOVER.search(scanned)
+        assert not leftover, (
+            f"{name}: ...{scanned[max(leftover.start() - 80, 0) : leftover.end() + 80]}"
+        )
         lines = text.split("\n")
         trailing = [number for number, line in enumerate(lines, 1) if line != line.rstrip()]
         assert not trailing, f"{name}: trailing whitespace on lines {trailing}"
@@ -147,6 +165,56 @@ def test_pyproject_is_valid_and_follows_answers(project: Result, project_dir: Pa
         "security",
         "check",
     } <= set(scripts)
+
+
+#: Run in a render by its runner venv: the README as GitHub shows it (CommonMark with
+#: strikethrough) and the docstrings of the package and its CLI.
+READ_BACK = """
+import importlib, json, sys
+from pathlib import Path
+from markdown_it import MarkdownIt
+readme = MarkdownIt("commonmark").enable("strikethrough").render(Path("README.md").read_text())
+package = importlib.import_module(sys.argv[1])
+cli = importlib.import_module(sys.argv[1] + ".cli")
+print(json.dumps({"readme": readme, "package": package.__doc__, "cli": cli.__doc__}))
+"""
+
+
+def _as_html(text: str) -> str:
+    """``text`` as markdown-it writes plain text into HTML."""
+    return html.escape(text, quote=False).replace('"', "&quot;")
+
+
+def test_text_answers_read_back_exactly(
+    project: Result, project_dir: Path, venv: Path, tmp_path: Path
+) -> None:
+    """pyproject.toml, the README as shown, docstrings and the wheel's metadata keep the text."""
+    answers = project.answers
+    name, description, author = (str(answers[question]) for question in TEXT_QUESTIONS)
+    meta = tomllib.loads((project_dir / "pyproject.toml").read_text())["project"]
+    assert meta["description"] == description
+    assert meta["authors"] == [{"name": author, "email": answers["author_email"]}]
+
+    python = str(venv / "bin" / "python")
+    command = [python, "-c", READ_BACK, str(answers["package_name"])]
+    read = json.loads(run(command, cwd=project_dir, env=project_env(venv, project_dir)).stdout)
+    readme = read["readme"].replace("\n", " ")
+    assert f"<h1>{_as_html(name)}</h1>" in readme
+    assert f"<p>{_as_html(description)}</p>" in readme
+    if answers["license"] == "Proprietary":
+        assert f" {_as_html(author)}. All rights reserved." in readme
+    assert read["package"].split("\n")[0] == f"{name}."
+    assert read["cli"].split("\n")[0] == f"Command-line interface of {name}."
+    for docstring in (read["package"], read["cli"]):
+        assert "".join(docstring.split("\n", 1)[1].split()) == "".join(description.split())
+
+    build = [*uv_command(), "build", "--wheel", "--quiet", "--python", python]
+    run([*build, "--out-dir", str(tmp_path), str(project_dir)])
+    with zipfile.ZipFile(next(tmp_path.glob("*.whl"))) as wheel:
+        metadata = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+        headers = BytesParser(policy=email.policy.default).parsebytes(wheel.read(metadata))
+    assert headers["Summary"] == description
+    assert getaddresses([str(headers["Author-email"])]) == [(author, answers["author_email"])]
 
 
 def test_pyproject_comments_the_ml_naming_convention(project_dir: Path) -> None:
