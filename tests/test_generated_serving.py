@@ -7,6 +7,7 @@ requests are checked end to end before the server is stopped with SIGTERM.
 
 import csv
 import json
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,9 +17,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_copie.plugin import Result
 
 from conftest import TrainedCopy
+from helpers import project_env, run
 
 
 def _free_port() -> int:
@@ -93,6 +96,13 @@ def test_serve_predicts_and_refuses_bad_requests(
         status, refusal = _call(f"{base}/predict", b'{"records": [')
         assert (status, refusal["error"]) == (400, "malformed_json")
         assert _call(f"{base}/nowhere")[0] == 404
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+            try:  # h11's header cap, as `serve` configures it: refused before the headers end
+                connection.sendall(b"GET /livez HTTP/1.1\r\nX-Big: " + b"a" * 4_000_000)
+                answer = connection.recv(100)
+            except ConnectionError:
+                answer = b""
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer
         assert _call(f"{base}/predict", json.dumps({"records": records}).encode())[0] == 200
         with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
             metrics = response.read().decode()
@@ -105,3 +115,17 @@ def test_serve_predicts_and_refuses_bad_requests(
     assert server.returncode in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output, output
     assert "Traceback" not in output, output
+
+
+def test_docs_render_offline_in_chromium(project: Result, project_dir: Path, venv: Path) -> None:
+    """The render's own browser test runs (not skipped) where Chromium is installed."""
+    if shutil.which("chromium") is None:
+        pytest.skip("no chromium on PATH: .ci/run installs Debian's package")
+    test = "tests/integration/test_server.py::test_docs_page_renders_offline_in_a_browser"
+    output = run(
+        [str(venv / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", "-rs", test],
+        cwd=project_dir,
+        env=project_env(venv, project_dir),
+    ).stdout
+    assert " 2 passed" in output, output
+    assert "skipped" not in output, output

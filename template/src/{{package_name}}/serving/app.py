@@ -2,11 +2,14 @@
 
 Endpoints: ``GET /livez`` (process up), ``GET /readyz`` (model loaded and warmed up, else 503),
 ``GET /model`` (metadata and feature schema), ``POST /predict`` and ``GET /metrics``
-(Prometheus). Run it with the ``serve`` command, or with
-``uvicorn --factory <package>.serving.app:create_app``.
+(Prometheus); ``/docs`` and ``/redoc`` use assets installed with ``fastapi-offline``, so they work
+without internet access. Run it with the ``serve`` command, or with
+``uvicorn --factory <package>.serving.app:create_app`` (then pass uvicorn the header limit that
+``serve`` sets: ``--http h11 --h11-max-incomplete-event-size 16384``).
 """
 
 import asyncio
+import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +19,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from ..core import check_versions
@@ -28,6 +32,8 @@ from .prediction_log import PredictionLog
 from .predictor import Predictor
 from .schemas import ErrorResponse, PredictResponse, record_model, request_model
 from .settings import ServingSettings
+
+logger = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
 JSON = "application/json"
@@ -43,8 +49,12 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
 
     Raises:
         ArtifactError: when there is no model at ``settings.model_dir``.
+        ValueError: when the prediction log cannot be written (or, for settings read from the
+            environment, a setting is invalid, e.g. an API key shorter than 16 characters).
     """
     settings = settings or ServingSettings()
+    if unknown := ServingSettings.unknown_variables():
+        logger.warning("ignoring unknown serving settings (typos?): %s", ", ".join(unknown))
     directory, metadata = read_metadata(settings.model_dir)
     check_versions(metadata, allow_mismatch=settings.allow_version_mismatch)
     server = ModelServer(
@@ -56,10 +66,10 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         metrics.registry.register(DriftCollector(settings.drift_report_dir))
     log = None
     if settings.prediction_log is not None:
-        on_drop = metrics.prediction_log_dropped.inc
+        on_drop = metrics.drop_log_entries
         log = PredictionLog(settings.prediction_log, settings.prediction_log_max_bytes, on_drop)
     body_model = request_model(record_model(metadata.feature_schema), settings.max_batch_rows)
-    predictor = Predictor(server, body_model, metrics, log)
+    predictor = Predictor(server, body_model, metrics, log, settings.max_batch_rows)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -73,14 +83,16 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
             if log is not None:
                 await asyncio.to_thread(log.close)
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title=f"{metadata.name} prediction API",
         version=metadata.version,
         description=f"Serves {metadata.task} model {metadata.name} version {metadata.version}.",
         lifespan=lifespan,
     )
     app.state.model_server = server
-    app.add_middleware(ServingMiddleware, metrics=metrics)
+    app.add_middleware(
+        ServingMiddleware, metrics=metrics, receive_timeout=settings.receive_timeout_seconds
+    )
     _add_error_handlers(app)
     _add_probes(app, server, metrics)
     model_info = metadata.model_dump(mode="json", exclude={"files", "data", "package_versions"})
@@ -103,8 +115,11 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         for status, description in {
             400: "Malformed JSON",
             401: "Missing or wrong API key",
+            408: "The body was not received within the receive timeout",
             413: "Too many records or too large a body",
-            422: "A record breaks the feature schema: each problem names the field and rule",
+            415: "The body is not sent as application/json",
+            422: "A record breaks the feature schema or cannot be scored: each problem names "
+            "the field and rule (the first 20 problems are listed)",
             503: "The model is not ready yet",
         }.items()
     }
@@ -119,6 +134,10 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     )
     async def predict(request: Request) -> Response:
         """Predict ``{"records": [{feature: value, ...}, ...]}``: one prediction per record."""
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != JSON:
+            message = f"send the body as {JSON} (got content-type {media_type or 'none'!r})"
+            raise RequestError(415, "unsupported_media_type", message)
         body = await _read_body(request, settings.max_body_bytes)
         content = await run_in_threadpool(predictor.respond, body, request_id(request.scope))
         return Response(content, media_type=JSON)
@@ -128,12 +147,10 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
 
 
 def _add_probes(app: FastAPI, server: ModelServer, metrics: ServingMetrics) -> None:
-    @app.get("/livez", tags=["probes"])
     async def livez() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "alive"}
 
-    @app.get("/readyz", tags=["probes"], responses={503: {"description": "Not ready yet"}})
     async def readyz() -> JSONResponse:
         """Readiness: 200 once the model is loaded and a warm-up prediction succeeded."""
         body = {
@@ -143,10 +160,19 @@ def _add_probes(app: FastAPI, server: ModelServer, metrics: ServingMetrics) -> N
         }
         return JSONResponse(body, status_code=200 if server.status is Status.READY else 503)
 
-    @app.get("/metrics", tags=["probes"])
     async def prometheus_metrics() -> Response:
         """Prometheus metrics in the text exposition format."""
         return Response(metrics.render(), media_type=metrics.content_type)
+
+    not_ready: dict[int | str, dict[str, Any]] = {503: {"description": "Not ready yet"}}
+    for path, endpoint, responses in (
+        ("/livez", livez, None),
+        ("/readyz", readyz, not_ready),
+        ("/metrics", prometheus_metrics, None),
+    ):
+        app.get(path, tags=["probes"], responses=responses)(endpoint)
+        # HEAD answers like GET without a body (uvicorn drops it); one documented operation.
+        app.head(path, include_in_schema=False)(endpoint)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

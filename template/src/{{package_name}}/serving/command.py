@@ -7,7 +7,7 @@ from pathlib import Path
 
 import uvicorn
 
-from .model_server import read_metadata
+from .app import create_app
 from .settings import ENV_PREFIX, ServingSettings
 
 #: What uvicorn imports in every worker process; settings reach it through the environment.
@@ -38,7 +38,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     Raises:
         ArtifactError: when there is no model where the settings point.
-        ValueError: for a port or worker count out of range.
+        ValueError: for a port or worker count out of range, an invalid ``MODEL_SERVER_*``
+            setting (e.g. a short API key) or a prediction log that cannot be written.
     """
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be between 0 and 65535, got {args.port}")
@@ -46,15 +47,19 @@ def run_serve(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
     if args.model_dir is not None:
         os.environ[f"{ENV_PREFIX}MODEL_DIR"] = str(args.model_dir)
-    read_metadata(ServingSettings().model_dir)
+    settings = ServingSettings()
+    app = create_app(settings)  # refuses bad settings, a missing model or an unusable log now
     uvicorn.run(
-        APP_FACTORY,
-        factory=True,
+        app if args.workers == 1 else APP_FACTORY,  # more workers: each builds its own app
+        factory=args.workers > 1,
         host=args.host,
         port=args.port,
         workers=args.workers,
         access_log=args.access_log,
         log_level="info",
         ws="none",
+        # h11 caps the request line plus headers (httptools accepts any size).
+        http="h11",
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     return 0

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+#: Problems listed in one error body, at most; the message gives the total count.
+MAX_PROBLEMS = 20
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -17,7 +20,7 @@ class Problem:
 
 
 class RequestError(Exception):
-    """A request the service refuses with a 4xx status and a list of problems."""
+    """A request the service refuses with a 4xx status and (the first 20) problems."""
 
     def __init__(
         self,
@@ -32,7 +35,7 @@ class RequestError(Exception):
         self.status = status
         self.error = error
         self.message = message
-        self.problems = tuple(problems)
+        self.problems = tuple(problems)[:MAX_PROBLEMS]
         self.headers = dict(headers or {})
 
 

@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, Info, gener
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ..core import ModelMetadata
+from .prediction_log import DROP_REASONS
 
 #: Latency buckets in seconds: from sub-millisecond probes to slow large batches.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -43,9 +44,12 @@ class ServingMetrics:
         )
         self.prediction_log_dropped = Counter(
             "prediction_log_dropped",
-            "Prediction-log entries dropped because the writer fell behind",
+            "Prediction-log entries not written, by reason: queue_full, write_error, shutdown",
+            ("reason",),
             registry=self.registry,
         )
+        for reason in DROP_REASONS:  # every reason shows from the start, at 0
+            self.prediction_log_dropped.labels(reason)
         self.model = Info("model", "The served model", registry=self.registry)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -60,6 +64,10 @@ class ServingMetrics:
         if labels is not None:
             for label, count_of_label in Tally(labels).items():
                 self.predicted_classes.labels(str(label)).inc(count_of_label)
+
+    def drop_log_entries(self, reason: str, entries: int) -> None:
+        """Count prediction-log entries not written for ``reason``."""
+        self.prediction_log_dropped.labels(reason).inc(entries)
 
     def describe_model(self, metadata: ModelMetadata) -> None:
         """Publish the served model's name, version, task and estimator as labels."""

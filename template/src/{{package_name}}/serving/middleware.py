@@ -1,5 +1,6 @@
-"""ASGI middleware: request ids, request metrics and a JSON 500 for unexpected failures."""
+"""ASGI middleware: request ids, request metrics, a receive timeout and a JSON 500."""
 
+import asyncio
 import logging
 import re
 import time
@@ -7,7 +8,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import error_response
+from .errors import RequestError, error_response
 from .metrics import ServingMetrics
 
 logger = logging.getLogger(__name__)
@@ -17,6 +18,8 @@ REQUEST_ID_HEADER = "x-request-id"
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 #: Route label of requests that matched no route (keeps the label set bounded).
 UNMATCHED_ROUTE = "<unmatched>"
+#: Sent with a 408: the rest of the body may still come, so the connection cannot be reused.
+_CLOSE = {"Connection": "close"}
 
 
 def request_id(scope: Scope) -> str:
@@ -26,12 +29,19 @@ def request_id(scope: Scope) -> str:
 
 
 class ServingMiddleware:
-    """Give each request an id, count and time it, and turn a crash into a JSON 500."""
+    """Give each request an id, count and time it, bound its receiving, turn a crash into a 500.
 
-    def __init__(self, app: ASGIApp, metrics: ServingMetrics) -> None:
-        """Wrap ``app``; record into ``metrics``."""
+    uvicorn has no timeout for receiving a request body: a client sending a byte a second
+    would hold a connection for minutes. Here the whole body must arrive within
+    ``receive_timeout`` seconds of the request's start, else the answer is 408 and the
+    connection is closed.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ServingMetrics, receive_timeout: float) -> None:
+        """Wrap ``app``; record into ``metrics``; allow ``receive_timeout`` s for the body."""
         self.app = app
         self.metrics = metrics
+        self.receive_timeout = receive_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one HTTP request (other scopes pass through)."""
@@ -43,6 +53,21 @@ class ServingMiddleware:
         scope.setdefault("state", {})["request_id"] = rid
         status = 500
         response_started = False
+        deadline = asyncio.get_running_loop().time() + self.receive_timeout
+        body_received = False
+
+        async def receive_in_time() -> Message:
+            nonlocal body_received
+            if body_received:  # e.g. waiting for a disconnect: not bounded
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                text = f"the request body was not received within {self.receive_timeout:g} s"
+                raise RequestError(408, "request_timeout", text, headers=_CLOSE) from None
+            body_received = not message.get("more_body", False)
+            return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -52,7 +77,7 @@ class ServingMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive_in_time, send_with_id)
         except Exception:
             logger.exception("request %s failed: %s %s", rid, scope["method"], scope["path"])
             if not response_started:

@@ -1,21 +1,30 @@
 """The served model: loaded in the background, warmed up, then ready to predict records."""
 
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..core import ArtifactError, FeatureSchema, ModelBundle, ModelMetadata, load_bundle
 from ..core.prediction import PREDICTION_COLUMN, PROBABILITY_PREFIX, predict_frame
 from ..core.registry import METADATA_FILE, resolve_model_dir
 from .batching import MicroBatcher, Outcome, Row
+from .errors import MAX_PROBLEMS, Problem, RequestError
 
 logger = logging.getLogger(__name__)
+
+#: The directories of an absolute path (kept out of /readyz, which anyone may read).
+_ABSOLUTE_DIRECTORIES = re.compile(r"(?<![\w.])/(?:[^/\s'\"]+/)+")
+#: The rule a record breaks when the model cannot score it.
+UNSCORABLE = "unscorable_value"
 
 
 class Status(StrEnum):
@@ -98,7 +107,8 @@ class ModelServer:
             self._bundle = bundle
             self.predict([warm_up_row(self.schema)])
         except Exception as error:  # any failure must leave the service unready, not crash it
-            self.status, self.reason = Status.FAILED, f"the model failed to load: {error}"
+            reason = _ABSOLUTE_DIRECTORIES.sub("", str(error))
+            self.status, self.reason = Status.FAILED, f"the model failed to load: {reason}"
             logger.exception("cannot serve %s", self.directory)
         else:
             self.status, self.reason = Status.READY, "ready"
@@ -123,6 +133,10 @@ class ModelServer:
 
         The rows already follow every schema rule (the request model is generated from it),
         so they go straight to the model in training order and dtypes, without a second check.
+
+        Raises:
+            RequestError: 422 naming each record the model cannot score: a value so far
+                outside the training range that the pipeline overflows (inf or NaN).
         """
         if self._bundle is None:
             raise ArtifactError("the model is not loaded")
@@ -132,7 +146,17 @@ class ModelServer:
         else:
             frame = pd.DataFrame.from_records(rows, columns=self._columns)
             frame[schema.numeric] = frame[schema.numeric].astype("float64")
-        result = predict_frame(self._bundle.model, frame, self.metadata.task)
+        model = self._bundle.model
+        with np.errstate(over="ignore", invalid="ignore"):  # overflows are found below
+            try:
+                result = predict_frame(model, frame, self.metadata.task)
+            except ValueError:  # scikit-learn refuses the infinity an overflow produced
+                if not (failed := ~np.isfinite(self._distances(model, frame)).all(axis=1)).any():
+                    raise
+            else:
+                failed = ~np.isfinite(result.select_dtypes("number").to_numpy()).all(axis=1)
+            if failed.any():
+                raise self._unscorable(self._distances(model, frame), frame, failed)
         values = result[PREDICTION_COLUMN].tolist()
         if self.metadata.task != "classification":
             return [(value, None) for value in values]
@@ -141,3 +165,31 @@ class ModelServer:
             (value, dict(zip(self._labels, row, strict=True)))
             for value, row in zip(values, matrix, strict=True)
         ]
+
+    def _distances(self, model: Any, frame: pd.DataFrame) -> npt.NDArray[np.float64]:
+        """Per record, each numeric feature's absolute standardised value (inf: overflow)."""
+        preprocess = model[:-1]
+        names = list(preprocess.get_feature_names_out())
+        transformed = np.asarray(preprocess.transform(frame), dtype="float64")
+        numeric = np.abs(transformed[:, [names.index(name) for name in self.schema.numeric]])
+        return np.where(np.isnan(numeric), np.inf, numeric)
+
+    def _unscorable(
+        self, distances: npt.NDArray[np.float64], frame: pd.DataFrame, failed: npt.ArrayLike
+    ) -> RequestError:
+        """A 422 naming, for each failed record, the numeric field furthest from training."""
+        columns = {column.name: column for column in self.schema.columns}
+        problems = []
+        for position in np.flatnonzero(failed)[:MAX_PROBLEMS]:
+            column = columns[self.schema.numeric[int(np.argmax(distances[position]))]]
+            value = float(frame.iloc[position][column.name])
+            message = (
+                f"the model cannot score {value:g}: the pipeline overflows; "
+                f"seen in training: {column.minimum} to {column.maximum}"
+            )
+            problems.append(Problem(f"records[{position}].{column.name}", UNSCORABLE, message))
+        count = int(np.count_nonzero(failed))
+        summary = f"{problems[0].field}: {problems[0].message}"
+        if count > 1:
+            summary += f" (and {count - 1} more record(s))"
+        return RequestError(422, "invalid_input", summary, problems)

@@ -6,19 +6,35 @@ record as sent: feature name -> value), ``prediction`` and, for classification,
 queue; a background thread serializes and writes it. When the file would grow past
 ``max_bytes`` it is renamed to ``<name>.1`` (replacing the previous one) and a new file begins,
 so the log never takes more than about twice ``max_bytes``.
+
+Nothing is lost silently: entries dropped on a full queue, a failed write (disk full, file
+replaced by a directory) or at shutdown are counted by reason, and a failing log is logged.
+Shutdown waits at most ``CLOSE_TIMEOUT_SECONDS`` for the writer, whatever its state.
 """
 
+import contextlib
+import io
 import json
+import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+logger = logging.getLogger(__name__)
+
 #: Batches waiting to be written, at most; beyond that new batches are dropped and counted.
 QUEUE_SIZE = 10_000
+#: Longest shutdown wait for queued entries to be written; the rest are dropped and counted.
+CLOSE_TIMEOUT_SECONDS = 5.0
+#: Why entries were not written (the label of the dropped-entries counter).
+DROP_REASONS = ("queue_full", "write_error", "shutdown")
+#: ``on_drop(reason, entries)``: told about every entry that was not written.
+OnDrop = Callable[[str, int], None]
 
 
 @dataclass(frozen=True)
@@ -54,17 +70,33 @@ class LoggedBatch:
 class PredictionLog:
     """Append batches to a size-capped JSON-lines file from a background thread."""
 
-    def __init__(self, path: Path, max_bytes: int, on_drop: Callable[[], None]) -> None:
-        """Write to ``path``; call ``on_drop`` for each batch dropped on a full queue."""
+    def __init__(self, path: Path, max_bytes: int, on_drop: OnDrop) -> None:
+        """Write to ``path``; tell ``on_drop`` about every entry that is not written.
+
+        Raises:
+            ValueError: when ``path`` cannot be created or appended to (a directory, no
+                permission, a missing mount), so the service refuses to start.
+        """
         self.path = path
         self.max_bytes = max_bytes
         self._on_drop = on_drop
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # O_NONBLOCK: a FIFO without a reader is refused instead of blocking the start.
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
+            os.close(os.open(path, flags, 0o644))
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise ValueError(f"the prediction log {path} cannot be written: {reason}") from None
         self._queue: queue.Queue[LoggedBatch | None] = queue.Queue(QUEUE_SIZE)
-        self._thread = threading.Thread(target=self._write_forever, name="prediction-log")
+        self._stopping = threading.Event()
+        # A daemon: a writer stuck in a system call cannot keep the process alive.
+        self._thread = threading.Thread(
+            target=self._write_forever, name="prediction-log", daemon=True
+        )
 
     def start(self) -> None:
-        """Create the directory and start the writer thread."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Start the writer thread."""
         self._thread.start()
 
     def submit(self, batch: LoggedBatch) -> None:
@@ -72,27 +104,72 @@ class PredictionLog:
         try:
             self._queue.put_nowait(batch)
         except queue.Full:
-            self._on_drop()
+            self._on_drop("queue_full", len(batch.rows))
 
     def close(self) -> None:
-        """Write what is queued, then stop the writer thread."""
-        self._queue.put(None)
-        self._thread.join()
+        """Write what is queued within ``CLOSE_TIMEOUT_SECONDS``, then stop the writer.
+
+        Entries still queued after that are dropped and counted as ``shutdown``.
+        """
+        deadline = time.monotonic() + CLOSE_TIMEOUT_SECONDS
+        with contextlib.suppress(queue.Full):
+            self._queue.put(None, timeout=CLOSE_TIMEOUT_SECONDS)
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        self._stopping.set()
+        left = 0
+        while True:
+            try:
+                batch = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            left += len(batch.rows) if batch is not None else 0
+        if left or self._thread.is_alive():
+            self._on_drop("shutdown", left)
+            logger.error(
+                "prediction log %s: the writer did not finish within %s s; %d entries dropped",
+                self.path,
+                CLOSE_TIMEOUT_SECONDS,
+                left,
+            )
 
     def _write_forever(self) -> None:
-        stream = self.path.open("a", encoding="utf-8")
-        size = self.path.stat().st_size
-        try:
-            while (batch := self._queue.get()) is not None:
-                text = batch.lines()
-                encoded = len(text.encode("utf-8"))
-                if size and size + encoded > self.max_bytes:
-                    stream.close()
-                    os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-                    stream, size = self.path.open("a", encoding="utf-8"), 0
-                stream.write(text)
-                size += encoded
-                if self._queue.empty():
-                    stream.flush()
-        finally:
+        stream: io.FileIO | None = None
+        failing = False
+        while not self._stopping.is_set() and (batch := self._queue.get()) is not None:
+            try:
+                stream = self._write(stream, batch.lines().encode("utf-8"))
+            except (OSError, ValueError) as error:
+                self._on_drop("write_error", len(batch.rows))
+                if not failing:
+                    logger.error(
+                        "prediction log %s: write failed (%s); entries are dropped and counted "
+                        "in prediction_log_dropped_total until writes succeed again",
+                        self.path,
+                        error,
+                    )
+                _closed(stream)
+                failing, stream = True, None
+            else:
+                if failing:
+                    logger.warning("prediction log %s: writes succeed again", self.path)
+                failing = False
+        _closed(stream)
+
+    def _write(self, stream: io.FileIO | None, data: bytes) -> io.FileIO:
+        """Append ``data`` unbuffered (a failure belongs to this batch), rotating first."""
+        if stream is None:
+            stream = io.FileIO(self.path, "a")
+        size = os.fstat(stream.fileno()).st_size
+        if size and size + len(data) > self.max_bytes:
+            stream.close()
+            os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+            stream = io.FileIO(self.path, "a")
+        stream.write(data)
+        return stream
+
+
+def _closed(stream: io.FileIO | None) -> None:
+    """Close ``stream`` if open, ignoring a failure (the data was counted already)."""
+    if stream is not None:
+        with contextlib.suppress(OSError):
             stream.close()

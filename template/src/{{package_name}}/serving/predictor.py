@@ -5,7 +5,7 @@ import time
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import RequestError, problems_from_validation
+from .errors import MAX_PROBLEMS, Problem, RequestError, problems_from_validation
 from .metrics import ServingMetrics
 from .model_server import ModelServer, Status
 from .prediction_log import LoggedBatch, PredictionLog
@@ -24,13 +24,17 @@ class Predictor:
         body_model: type[BaseModel],
         metrics: ServingMetrics,
         log: PredictionLog | None,
+        max_rows: int,
     ) -> None:
-        """Predict with ``server``; check bodies with ``body_model``."""
+        """Predict with ``server``; check bodies of up to ``max_rows`` records."""
         self.server = server
         self.body_model = body_model
         self.metrics = metrics
         self.log = log
         self._classification = server.metadata.task == "classification"
+        # Keys a body may hold: every field of every record, plus a few unknown ones to name.
+        fields = len(server.schema.columns) + MAX_PROBLEMS
+        self._max_keys = max_rows * fields + 1 + MAX_PROBLEMS
 
     def respond(self, body: bytes, request_id: str) -> bytes:
         """The JSON response to ``body``, or :class:`RequestError` naming each problem."""
@@ -38,7 +42,11 @@ class Predictor:
             retry = {"Retry-After": "1"}
             raise RequestError(503, "not_ready", self.server.reason, headers=retry)
         rows = self._rows(body)
-        predictions = self.server.predict(rows)
+        try:
+            predictions = self.server.predict(rows)
+        except RequestError as error:  # a record the model cannot score
+            self.metrics.validation_errors.labels(error.problems[0].rule).inc()
+            raise
         self.metrics.observe_predictions(
             predictions.values if self._classification else None, len(rows)
         )
@@ -58,10 +66,18 @@ class Predictor:
                 probabilities=predictions.probabilities,
             )
             self.log.submit(batch)
-        return json.dumps(content).encode()
+        return json.dumps(content, allow_nan=False).encode()
 
     def _rows(self, body: bytes) -> list[tuple[object, ...]]:
         """Each record's values in schema order, after every check of the record model."""
+        # Every key ends with `":` (an escaped quote inside a string does not count), so
+        # this undercounts keys: a flood of unknown keys is refused in milliseconds, unparsed.
+        keys = body.count(b'":') - body.count(b'\\":')
+        if keys > self._max_keys:
+            self.metrics.validation_errors.labels("too_many_keys").inc()
+            message = f"the body has {keys} keys or more; at most {self._max_keys} are allowed"
+            problem = Problem("body", "too_many_keys", message)
+            raise RequestError(422, "invalid_input", f"body: {message}", [problem])
         try:
             parsed = self.body_model.model_validate_json(body)
         except ValidationError as error:
