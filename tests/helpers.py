@@ -238,3 +238,12 @@ def without_text_answers(text: str, answers: Mapping[str, object], *, markdown: 
     for form in text_answer_forms(answers):
         scanned = scanned.replace(form, "")
     return scanned
+
+
+def run_python(project_dir: Path, venv: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` with the runner venv's Python in a rendered project (``src/`` on the path)."""
+    return run(
+        [str(venv / "bin" / "python"), "-c", code],
+        cwd=project_dir,
+        env=project_env(venv, project_dir),
+    )

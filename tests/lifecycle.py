@@ -23,6 +23,43 @@ CONFLICT_BLOCK = re.compile(
 )
 
 
+TEAM_MODULE = '''"""Decision thresholds agreed with the business."""
+
+
+def approval_threshold(risk_appetite: float) -> float:
+    """Probability above which a case is approved, for a risk appetite in [0, 1]."""
+    if not 0.0 <= risk_appetite <= 1.0:
+        raise ValueError(f"risk_appetite must be within [0, 1], got {risk_appetite}")
+    return 0.9 - 0.4 * risk_appetite
+'''
+TEAM_MODULE_TEST = '''"""Tests of the business thresholds."""
+
+import pytest
+
+from {package}.core.thresholds import approval_threshold
+
+pytestmark = pytest.mark.unit
+
+
+def test_threshold_falls_as_risk_appetite_rises() -> None:
+    assert approval_threshold(0.0) == pytest.approx(0.9)
+    assert approval_threshold(1.0) == pytest.approx(0.5)
+
+
+def test_threshold_refuses_appetite_outside_unit_interval() -> None:
+    with pytest.raises(ValueError, match="within"):
+        approval_threshold(1.5)
+'''
+
+
+def team_module(package: str) -> dict[str, str]:
+    """A module a team adds to its package, with its test, by path."""
+    return {
+        f"src/{package}/core/thresholds.py": TEAM_MODULE,
+        "tests/unit/test_thresholds.py": TEAM_MODULE_TEST.format(package=package),
+    }
+
+
 def git(cwd: Path, *args: str) -> str:
     """Run git in ``cwd``; return its stdout."""
     return run(["git", *args], cwd=cwd, env=ENV).stdout

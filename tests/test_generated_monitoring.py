@@ -14,7 +14,7 @@ from pathlib import Path
 from pytest_copie.plugin import Result
 
 from conftest import TrainedCopy
-from helpers import project_env, run
+from helpers import run_python
 
 
 def _shifted_copy(source: Path, destination: Path, feature: str) -> None:
@@ -41,11 +41,7 @@ def test_rendered_monitoring_config_documents_the_code_defaults(
         "load_monitoring_config; "
         "assert load_monitoring_config(Path('configs/monitoring.yaml')) == MonitoringConfig()"
     )
-    run(
-        [str(venv / "bin" / "python"), "-c", check],
-        cwd=project_dir,
-        env=project_env(venv, project_dir),
-    )
+    run_python(project_dir, venv, check)
 
 
 def test_render_ships_monitoring(project_dir: Path) -> None:

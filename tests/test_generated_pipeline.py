@@ -10,7 +10,7 @@ from pathlib import Path
 from pytest_copie.plugin import Result
 
 from conftest import TrainedCopy
-from helpers import project_env, run
+from helpers import run, run_python
 
 
 def test_rendered_train_config_trains_the_rendered_task(
@@ -26,11 +26,7 @@ def test_rendered_train_config_trains_the_rendered_task(
         "assert config.output.models_dir == Path('models'); "
         "assert config.quality_gate"
     )
-    run(
-        [str(venv / "bin" / "python"), "-c", check],
-        cwd=project_dir,
-        env=project_env(venv, project_dir),
-    )
+    run_python(project_dir, venv, check)
 
 
 def test_make_data_train_evaluate_predict(

@@ -28,6 +28,7 @@ from lifecycle import (
     make_update,
     render,
     take_template_side,
+    team_module,
     with_conflict_markers,
 )
 
@@ -74,35 +75,7 @@ OWNED_EDITS = [
     Edit("configs/monitoring.yaml", "  breaches: 1 ", "  breaches: 2 "),
     Edit("configs/monitoring.yaml", "  windows: 1\n", "  windows: 3\n"),
 ]
-NEW_FILES = {
-    f"src/{PACKAGE}/core/thresholds.py": '''"""Decision thresholds agreed with the business."""
-
-
-def approval_threshold(risk_appetite: float) -> float:
-    """Probability above which a case is approved, for a risk appetite in [0, 1]."""
-    if not 0.0 <= risk_appetite <= 1.0:
-        raise ValueError(f"risk_appetite must be within [0, 1], got {risk_appetite}")
-    return 0.9 - 0.4 * risk_appetite
-''',
-    "tests/unit/test_thresholds.py": f'''"""Tests of the business thresholds."""
-
-import pytest
-
-from {PACKAGE}.core.thresholds import approval_threshold
-
-pytestmark = pytest.mark.unit
-
-
-def test_threshold_falls_as_risk_appetite_rises() -> None:
-    assert approval_threshold(0.0) == pytest.approx(0.9)
-    assert approval_threshold(1.0) == pytest.approx(0.5)
-
-
-def test_threshold_refuses_appetite_outside_unit_interval() -> None:
-    with pytest.raises(ValueError, match="within"):
-        approval_threshold(1.5)
-''',
-}
+NEW_FILES = team_module(PACKAGE)
 TEAM_TOUCHED = {edit.path for edit in MANAGED_EDITS + OWNED_EDITS} | set(NEW_FILES)
 
 

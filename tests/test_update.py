@@ -27,6 +27,7 @@ from lifecycle import (
     make,
     make_update,
     render,
+    team_module,
     update,
     with_conflict_markers,
 )
@@ -84,33 +85,6 @@ GATE_BODY = "    return GateResult(passed=not failures, failures=failures)\n"
 GATE_BODY_EDITED = (
     "    passed = not failures\n    return GateResult(passed=passed, failures=failures)\n"
 )
-NEW_MODULE = '''"""Decision thresholds agreed with the business."""
-
-
-def approval_threshold(risk_appetite: float) -> float:
-    """Probability above which a case is approved, for a risk appetite in [0, 1]."""
-    if not 0.0 <= risk_appetite <= 1.0:
-        raise ValueError(f"risk_appetite must be within [0, 1], got {risk_appetite}")
-    return 0.9 - 0.4 * risk_appetite
-'''
-NEW_TEST = '''"""Tests of the business thresholds."""
-
-import pytest
-
-from {package}.core.thresholds import approval_threshold
-
-pytestmark = pytest.mark.unit
-
-
-def test_threshold_falls_as_risk_appetite_rises() -> None:
-    assert approval_threshold(0.0) == pytest.approx(0.9)
-    assert approval_threshold(1.0) == pytest.approx(0.5)
-
-
-def test_threshold_refuses_appetite_outside_unit_interval() -> None:
-    with pytest.raises(ValueError, match="within"):
-        approval_threshold(1.5)
-'''
 
 
 def team_edits(project: Path, package: str) -> dict[str, bytes]:
@@ -123,8 +97,8 @@ def team_edits(project: Path, package: str) -> dict[str, bytes]:
         '    "joblib>=1.3",\n    "numpy>=1.26",\n',
     )
     edit(project / "configs" / "train.yaml", "seed: 42  #", "seed: 42  # agreed with QA;")
-    (project / core / "thresholds.py").write_text(NEW_MODULE)
-    (project / "tests" / "unit" / "test_thresholds.py").write_text(NEW_TEST.format(package=package))
+    for name, text in team_module(package).items():
+        (project / name).write_text(text)
     readme = project / "README.md"
     readme.write_text(
         readme.read_text().replace("## Quick start", "## Quick start\n\nAsk #ml-platform first.", 1)
