@@ -199,6 +199,7 @@ def project_env(venv: Path, project_dir: Path) -> dict[str, str]:
         "MYPY_CACHE_DIR": str(caches / "mypy"),
         "RUFF_CACHE_DIR": str(caches / "ruff"),
         "COVERAGE_FILE": str(caches / "coverage" / ".coverage"),
+        "HYPOTHESIS_STORAGE_DIRECTORY": str(caches / "hypothesis"),
         "PYTEST_ADDOPTS": "-p no:cacheprovider",
     }
     return env
