@@ -37,17 +37,10 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
         "python_version": "3.13",
         "docker": True,
     },
-    "regression-github-proprietary-py314-nodocker": {
-        "project_name": "Fraud Score 2",
-        "model_task": "regression",
-        "ci": "github",
-        "license": "Proprietary",
-        "python_version": "3.14",
-        "docker": False,
-    },
     # Text answers with every character that needs escaping somewhere (TOML, Python docstrings,
     # Markdown, YAML) and Jinja-looking text; the slug and package name derive from the name.
-    "classification-gitlab-proprietary-py312-docker-specialtext": {
+    # Proprietary: the author's name lands in the README too.
+    "regression-github-proprietary-py314-nodocker-specialtext": {
         "project_name": 'Bob\'s "Churn" & <C:\\ML> {{ x }} {% y %} Café',
         # The README wraps it so that a line starts with "- " (a list item if not escaped).
         "description": (
@@ -56,10 +49,11 @@ ANSWER_SETS: dict[str, dict[str, object]] = {
             ' ~~struck~~, #1 résumé "quoted" text long enough to wrap.'
         ),
         "author_name": 'Zoë "Z" O\'Brien \\ Team & <Co> {{ a }} {% b %}',
-        "ci": "gitlab",
+        "model_task": "regression",
+        "ci": "github",
         "license": "Proprietary",
-        "python_version": "3.12",
-        "docker": True,
+        "python_version": "3.14",
+        "docker": False,
     },
 }
 
