@@ -219,6 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     except ReleaseError as error:
         print(f"{args.command}: {error}", file=sys.stderr)
         return 2
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as error:
+        print(
+            f"{args.command}: cannot read the release files ({error!r}): run it at the root "
+            "of the template repository",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
