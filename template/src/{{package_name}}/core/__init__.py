@@ -14,11 +14,26 @@ from .config import (
     load_config,
     parse_config,
     parse_yaml,
+    read_yaml_mapping,
 )
+from .evaluation import score_model
 from .metadata import ModelMetadata
-from .profile import CategoricalProfile, NumericProfile, ReferenceProfile
+from .prediction import PREDICTION_COLUMN, PROBABILITY_PREFIX, predict_frame
+from .profile import (
+    DRIFT_STATUSES,
+    REPORT_JSON,
+    CategoricalProfile,
+    DriftScore,
+    DriftStatus,
+    LatestScores,
+    NumericProfile,
+    ReferenceProfile,
+    latest_scores,
+    profile_column,
+)
+from .registry import METADATA_FILE, resolve_model_dir
 from .schema import ColumnSchema, FeatureSchema, SchemaError, Violation, infer_schema
-from .tabular import DataError, read_table, write_table, write_text_atomically
+from .tabular import SUFFIXES, DataError, read_table, write_table, write_text_atomically
 from .tasks import DEFAULT_TASK, TASKS, Task
 from .workflow import (
     EvaluationResult,
@@ -32,14 +47,23 @@ from .workflow import (
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_TASK",
+    "DRIFT_STATUSES",
+    "METADATA_FILE",
+    "PREDICTION_COLUMN",
+    "PROBABILITY_PREFIX",
+    "REPORT_JSON",
+    "SUFFIXES",
     "TASKS",
     "ArtifactError",
     "CategoricalProfile",
     "ColumnSchema",
     "ConfigError",
     "DataError",
+    "DriftScore",
+    "DriftStatus",
     "EvaluationResult",
     "FeatureSchema",
+    "LatestScores",
     "ModelBundle",
     "ModelMetadata",
     "NumericProfile",
@@ -51,17 +75,23 @@ __all__ = [
     "Violation",
     "check_versions",
     "infer_schema",
+    "latest_scores",
     "load_bundle",
     "load_config",
     "load_model",
     "parse_config",
     "parse_yaml",
+    "predict_frame",
+    "profile_column",
     "read_table",
+    "read_yaml_mapping",
+    "resolve_model_dir",
     "run_evaluation",
     "run_prediction",
     "run_training",
     "save_bundle",
     "save_model",
+    "score_model",
     "write_data",
     "write_table",
     "write_text_atomically",

@@ -6,7 +6,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..core.config import ConfigError, read_yaml_mapping
+from ..core import ConfigError, read_yaml_mapping
 
 DEFAULT_MONITORING_CONFIG = Path("configs/monitoring.yaml")
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core import DataError, read_table
-from ..core.prediction import PREDICTION_COLUMN, PROBABILITY_PREFIX
+from ..core import PREDICTION_COLUMN, PROBABILITY_PREFIX, DataError, read_table
 
 LOG_SUFFIX = ".jsonl"
 #: What parsing a malformed log line raises: bad JSON or timestamp, a missing key, a non-object,

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core import CategoricalProfile, NumericProfile
-from ..core.prediction import PROBABILITY_PREFIX
+from ..core import PROBABILITY_PREFIX, CategoricalProfile, NumericProfile
 from .config import MonitoringConfig
 from .findings import categorical_findings, numeric_findings
 from .history import Window, record_window

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..core import ModelBundle, SchemaError
-from ..core.evaluation import score_model
+from ..core import ModelBundle, SchemaError, score_model
 from .config import PerformanceConfig
 from .inputs import CurrentBatch
 from .report import MetricReport, PerformanceReport

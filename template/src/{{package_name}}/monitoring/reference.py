@@ -5,16 +5,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core import (
+    SUFFIXES,
     CategoricalProfile,
     FeatureSchema,
     ModelBundle,
     NumericProfile,
     infer_schema,
     load_bundle,
+    profile_column,
     read_table,
 )
-from ..core.profile import profile_column
-from ..core.tabular import SUFFIXES
 
 ColumnProfile = NumericProfile | CategoricalProfile
 

@@ -6,14 +6,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..core import write_text_atomically
+from ..core import REPORT_JSON, DriftStatus, write_text_atomically
 from .config import MonitoringConfig
 
 REPORT_FORMAT = 1
-REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
 
-Status = Literal["ok", "warn", "alert"]
+Status = DriftStatus
 StatisticStatus = Literal["ok", "warn", "alert", "info", "skipped"]
 STATUS_RANK: dict[str, int] = {"skipped": 0, "info": 0, "ok": 0, "warn": 1, "alert": 2}
 

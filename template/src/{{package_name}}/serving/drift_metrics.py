@@ -7,7 +7,7 @@ from pathlib import Path
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ..monitoring import latest_scores
+from ..core import latest_scores
 
 logger = logging.getLogger(__name__)
 

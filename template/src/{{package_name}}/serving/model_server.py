@@ -13,9 +13,18 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ..core import ArtifactError, FeatureSchema, ModelBundle, ModelMetadata, load_bundle
-from ..core.prediction import PREDICTION_COLUMN, PROBABILITY_PREFIX, predict_frame
-from ..core.registry import METADATA_FILE, resolve_model_dir
+from ..core import (
+    METADATA_FILE,
+    PREDICTION_COLUMN,
+    PROBABILITY_PREFIX,
+    ArtifactError,
+    FeatureSchema,
+    ModelBundle,
+    ModelMetadata,
+    load_bundle,
+    predict_frame,
+    resolve_model_dir,
+)
 from .batching import MicroBatcher, Outcome, Row
 from .errors import MAX_PROBLEMS, Problem, RequestError
 
