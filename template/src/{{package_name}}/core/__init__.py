@@ -16,8 +16,11 @@ from .config import (
     parse_yaml,
     read_yaml_mapping,
 )
+from .demo_data import load_demo_frame, write_demo_data
+from .estimators import build_estimator
 from .evaluation import score_model
 from .metadata import ModelMetadata
+from .pipeline import build_pipeline
 from .prediction import PREDICTION_COLUMN, PROBABILITY_PREFIX, predict_frame
 from .profile import (
     DRIFT_STATUSES,
@@ -29,6 +32,7 @@ from .profile import (
     NumericProfile,
     ReferenceProfile,
     latest_scores,
+    numeric_profile,
     profile_column,
 )
 from .registry import METADATA_FILE, resolve_model_dir
@@ -73,12 +77,16 @@ __all__ = [
     "TrainConfig",
     "TrainingResult",
     "Violation",
+    "build_estimator",
+    "build_pipeline",
     "check_versions",
     "infer_schema",
     "latest_scores",
     "load_bundle",
     "load_config",
+    "load_demo_frame",
     "load_model",
+    "numeric_profile",
     "parse_config",
     "parse_yaml",
     "predict_frame",
@@ -93,6 +101,7 @@ __all__ = [
     "save_model",
     "score_model",
     "write_data",
+    "write_demo_data",
     "write_table",
     "write_text_atomically",
 ]
