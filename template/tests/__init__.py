@@ -1,0 +1,1 @@
+"""Tests of the project: unit tests per module, integration tests end to end."""

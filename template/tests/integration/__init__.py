@@ -1,0 +1,1 @@
+"""Integration tests: the command line, monitoring and the HTTP server end to end."""

@@ -1,0 +1,1 @@
+"""Unit tests: one test module per source module."""

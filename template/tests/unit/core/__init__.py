@@ -1,0 +1,1 @@
+"""Unit tests of `core`, one test module per source module."""

@@ -1,0 +1,1 @@
+"""Unit tests of `monitoring`, one test module per source module."""

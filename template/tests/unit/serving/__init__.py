@@ -1,0 +1,1 @@
+"""Unit tests of `serving`, one test module per source module."""
