@@ -1,21 +1,26 @@
-"""Carry the team's version of a moved file to its new path during ``copier update``.
+"""Carry the team's edits of files a release moved or merged elsewhere, during ``copier update``.
 
-A release that moves a rendered file from OLD to NEW adds a version-gated migration to
-copier.yml (see docs/UPDATING.md)::
+A release that moves rendered files adds one version-gated migration to copier.yml (see
+docs/UPDATING.md)::
 
     _migrations:
-      - version: "0.3.0"
+      - version: "0.4.0"
         command:
           - "{{ _copier_python }}"
           - "{{ _copier_conf.src_path }}/migrations/carry_moved_file.py"
-          - OLD
+          - OLD             # one move: OLD NEW; or many: --moves migrations/0.4.0.yml
           - NEW
 
-Copier runs it in the project after the update, when the new template has written NEW and removed
-OLD. It 3-way merges into NEW, exactly as copier merges files that did not move: the team's
-committed OLD (ours), OLD as the template last rendered it (base, re-rendered from the recorded
-template commit and answers) and the template's NEW (theirs). Clashing edits are left as inline
-conflict markers, which ``make update`` lists. A team that never edited OLD simply gets NEW.
+A moves file maps each old path to its new home (``{package}`` stands for the package name);
+several old files may share one new home (modules merged into one).
+
+Copier runs this in the project after the update, when the new release has written NEW and
+removed OLD. For each move it 3-way merges the team's committed OLD (ours), OLD as the template
+last rendered it (base: the recorded release re-rendered with the recorded answers) and NEW as
+the update left it (theirs), exactly as copier merges files that did not move. The team's edits
+land in NEW; clashing edits are left as inline conflict markers, which ``make update`` lists. A
+team that never edited OLD simply gets NEW. With ``--moves``, an edited file the release removed
+without a new home is put back as the team committed it, and reported: never silently dropped.
 """
 
 import os
@@ -36,52 +41,54 @@ def committed(path: str) -> bytes | None:
     return shown.stdout if shown.returncode == 0 else None
 
 
-def last_rendered(template: str, path: str) -> bytes | None:
-    """``path`` as the template rendered it at the project's recorded commit and answers."""
-    answers_text = committed(".copier-answers.yml")
-    if answers_text is None:
-        return None
-    recorded = yaml.safe_load(answers_text)
-    answers = {key: value for key, value in recorded.items() if not key.startswith("_")}
-    commit = os.environ.get("VERSION_FROM") or str(recorded["_commit"])
-    with tempfile.TemporaryDirectory() as render:
-        run_copy(
-            template,
-            render,
-            data=answers,
-            vcs_ref=commit,
-            defaults=True,
-            overwrite=True,
-            quiet=True,
-            unsafe=False,
-            skip_tasks=True,
-        )
-        rendered = Path(render, path)
-        return rendered.read_bytes() if rendered.is_file() else None
+def recorded_answers() -> dict[str, object]:
+    """The answers file as committed before this update."""
+    text = committed(".copier-answers.yml")
+    if text is None:
+        raise SystemExit("copier-mlops migration: no .copier-answers.yml in HEAD: nothing carried")
+    answers: dict[str, object] = yaml.safe_load(text)
+    return answers
 
 
-def carry(template: str, old: str, new: str) -> str:
-    """Merge the team's OLD into NEW; return what happened, for the user."""
+def render_last_release(template: str, answers: dict[str, object], destination: str) -> Path:
+    """Render the recorded template commit with the recorded answers into ``destination``."""
+    commit = os.environ.get("VERSION_FROM") or str(answers["_commit"])
+    data = {key: value for key, value in answers.items() if not key.startswith("_")}
+    run_copy(
+        template,
+        destination,
+        data=data,
+        vcs_ref=commit,
+        defaults=True,
+        overwrite=True,
+        quiet=True,
+        unsafe=False,
+        skip_tasks=True,
+    )
+    return Path(destination)
+
+
+def carry(base_root: Path, old: str, new: str | None) -> str | None:
+    """Carry the team's OLD into NEW (or keep it when NEW is None); what happened, for the user."""
     ours = committed(old)
-    if ours is None:
-        return f"{old}: not in the project, nothing to carry to {new}"
-    if Path(old).exists():
-        return f"{old}: still present after the update, left as it is"
-    if committed(new) is not None or not Path(new).is_file():
-        return f"{new}: not a new file of this update; {old} stays in git history"
-    base = last_rendered(template, old)
-    if base is None:
-        return f"{old}: the recorded template version did not render it; nothing to carry"
+    base_file = base_root / old
+    if ours is None or Path(old).exists() or not base_file.is_file():
+        return None if new is None else f"{old}: nothing to carry to {new}"
+    base = base_file.read_bytes()
     if ours == base:
-        return f"{old} -> {new}: not edited by the team, the template's version is kept"
+        return None if new is None else f"{old} -> {new}: not edited by the team, nothing to carry"
+    if new is None or not Path(new).is_file():
+        Path(old).parent.mkdir(parents=True, exist_ok=True)
+        Path(old).write_bytes(ours)
+        return f"{old}: removed by this release but edited by you: kept as you committed it"
     theirs = Path(new).read_bytes()
     with tempfile.TemporaryDirectory() as scratch:
-        base_file, theirs_file = Path(scratch, "base"), Path(scratch, "theirs")
-        base_file.write_bytes(base)
-        theirs_file.write_bytes(theirs)
+        base_copy, theirs_copy = Path(scratch, "base"), Path(scratch, "theirs")
+        base_copy.write_bytes(base)
+        theirs_copy.write_bytes(theirs)
         Path(new).write_bytes(ours)
         labels = [arg for label in LABELS for arg in ("-L", label)]
-        merge = ["git", "merge-file", *labels, new, str(base_file), str(theirs_file)]
+        merge = ["git", "merge-file", *labels, new, str(base_copy), str(theirs_copy)]
         merged = subprocess.run(merge, check=False)
     if merged.returncode < 0 or merged.returncode > 127:
         Path(new).write_bytes(theirs)
@@ -91,13 +98,40 @@ def carry(template: str, old: str, new: str) -> str:
     return f"{old} -> {new}: your edits carried over"
 
 
+def read_moves(path: Path, package: str) -> dict[str, str]:
+    """The release's ``{old: new}`` paths, with ``{package}`` replaced."""
+    moves = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {
+        old.replace("{package}", package): new.replace("{package}", package)
+        for old, new in moves.items()
+    }
+
+
 def main(argv: list[str]) -> int:
-    """``carry_moved_file.py OLD NEW``, run by copier in the project root."""
+    """``carry_moved_file.py OLD NEW`` or ``carry_moved_file.py --moves FILE``, in the project."""
     if len(argv) != 2:
-        print("usage: carry_moved_file.py OLD NEW (paths relative to the project)", file=sys.stderr)
+        print(
+            "usage: carry_moved_file.py OLD NEW | --moves FILE (paths relative to the project)",
+            file=sys.stderr,
+        )
         return 2
     template = str(Path(__file__).resolve().parent.parent)
-    print(f"copier-mlops migration: {carry(template, *argv)}", file=sys.stderr)
+    answers = recorded_answers()
+    if argv[0] == "--moves":
+        moves: dict[str, str | None] = dict(read_moves(Path(argv[1]), str(answers["package_name"])))
+    else:
+        moves = {argv[0]: argv[1]}
+    with tempfile.TemporaryDirectory() as render:
+        base_root = render_last_release(template, answers, render)
+        if argv[0] == "--moves":
+            for path in sorted(base_root.rglob("*")):
+                name = path.relative_to(base_root).as_posix()
+                if path.is_file() and not name.startswith(".git/"):
+                    moves.setdefault(name, None)
+        for old, new in moves.items():
+            message = carry(base_root, old, new)
+            if message:
+                print(f"copier-mlops migration: {message}", file=sys.stderr)
     return 0
 
 
