@@ -20,9 +20,9 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .prediction import PREDICTION_COLUMN, PROBABILITY_PREFIX
+from .config import Task
+from .pipeline import PREDICTION_COLUMN, PROBABILITY_PREFIX
 from .schema import FeatureSchema, Kind
-from .tasks import Task
 
 PROFILE_FORMAT = 2
 QUANTILE_BINS = 10

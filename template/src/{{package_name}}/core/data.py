@@ -1,4 +1,7 @@
-"""Read and write data files: CSV or Parquet, chosen by the file suffix."""
+"""Data files (CSV or Parquet, chosen by the suffix), written atomically, and the demo data.
+
+The demo data ships inside scikit-learn, so a new project trains offline in seconds.
+"""
 
 import io
 import os
@@ -9,6 +12,10 @@ from pathlib import Path
 from typing import IO
 
 import pandas as pd
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.model_selection import train_test_split
+
+from .config import Task
 
 SUFFIXES = (".csv", ".parquet")
 #: Mode of a file written where none was (``mkstemp`` alone would make it owner-only).
@@ -79,6 +86,46 @@ def require_columns(frame: pd.DataFrame, columns: list[str], *, source: str) -> 
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise DataError(f"{source} lacks column(s) {missing}; it has {list(frame.columns)}")
+
+
+def load_demo_frame(task: Task, *, target: str = "target") -> pd.DataFrame:
+    """Breast cancer (classification) or diabetes (regression): features plus ``target``."""
+    loader = load_breast_cancer if task == "classification" else load_diabetes
+    bunch = loader(as_frame=True)
+    frame: pd.DataFrame = bunch.frame
+    return frame.rename(columns={"target": target})
+
+
+def write_demo_data(
+    task: Task,
+    *,
+    train_path: Path,
+    test_path: Path,
+    target: str,
+    test_size: float,
+    seed: int,
+    force: bool = False,
+) -> tuple[Path, Path]:
+    """Write the task's demo data set as a train file and a hold-out test file.
+
+    An existing file is replaced only with ``force`` or when it already holds exactly these
+    rows (a rerun), so a team's own data is never overwritten by accident.
+
+    Raises:
+        DataError: naming the first existing file that holds other data, before writing any.
+    """
+    frame = load_demo_frame(task, target=target)
+    stratify = frame[target] if task == "classification" else None
+    parts = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
+    train, test = (part.reset_index(drop=True) for part in parts)
+    planned = {train_path: train, test_path: test}
+    for path, rows in planned.items():
+        if not force and path.exists() and not holds_table(path, rows):
+            raise DataError(
+                f"{path} exists and is not the demo data this command writes: refusing to "
+                "overwrite it (pass --force to replace it)"
+            )
+    return write_table(train, train_path), write_table(test, test_path)
 
 
 def _encode(frame: pd.DataFrame, suffix: str, stream: IO[bytes]) -> None:
