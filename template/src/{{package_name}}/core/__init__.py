@@ -1,5 +1,11 @@
 """Training pipeline: config, data, feature schema, fitting, quality gate and model bundles.
 
+Modules, bottom up: ``config`` (what a run may ask for, the YAML loader), ``data`` (data
+files and demo data), ``schema`` (feature schema), ``pipeline`` (estimator, pipeline and
+prediction columns), ``profile`` (reference profile, latest drift scores), ``training``
+(fit, score, quality gate), ``bundle`` (save, verify and load model versions) and
+``workflow`` (the steps the CLI runs).
+
 Serving and monitoring need only :func:`load_bundle` (model, metadata, schema and
 reference profile of a version directory or of a models root's latest model) and
 :class:`FeatureSchema` / :class:`SchemaError` to check inputs.

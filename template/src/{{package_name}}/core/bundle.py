@@ -213,6 +213,9 @@ def load_bundle(path: Path, *, allow_version_mismatch: bool = False) -> ModelBun
     return ModelBundle(directory=directory, model=model, metadata=metadata, profile=profile)
 
 
+# Model files: skops' secure format, checked against their recorded digest.
+
+
 def save_model(model: Pipeline, path: Path) -> str:
     """Write ``model`` to ``path`` (``.skops``) and return the file's SHA-256 digest."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -245,6 +248,9 @@ def load_model(path: Path, *, expected_sha256: str | None = None) -> Pipeline:
     if not isinstance(model, Pipeline):
         raise ArtifactError(f"model file {path} holds a {type(model).__name__}, not a Pipeline")
     return model
+
+
+# Versions under a models root and the pointer to the latest published one.
 
 
 def create_version_dir(models_dir: Path, created_at: datetime) -> tuple[str, Path]:
@@ -296,6 +302,9 @@ def resolve_model_dir(path: Path) -> Path:
             f"{LATEST_POINTER} (run `train` first)"
         )
     return path / version
+
+
+# Provenance: the git commit, package versions and file digests recorded in the metadata.
 
 
 def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str]:

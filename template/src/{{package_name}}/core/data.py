@@ -45,40 +45,12 @@ def read_table(path: Path) -> pd.DataFrame:
 def write_table(frame: pd.DataFrame, path: Path) -> Path:
     """Write ``frame`` atomically: a partial file never appears at ``path``."""
     suffix = _suffix(path)
-    return write_atomically(path, lambda stream: _encode(frame, suffix, stream))
-
-
-def holds_table(path: Path, frame: pd.DataFrame) -> bool:
-    """Whether ``path`` holds exactly the bytes :func:`write_table` writes for ``frame``."""
-    encoded = io.BytesIO()
-    _encode(frame, _suffix(path), encoded)
-    expected = encoded.getvalue()
-    return path.is_file() and path.stat().st_size == len(expected) and path.read_bytes() == expected
+    return _write_atomically(path, lambda stream: _encode(frame, suffix, stream))
 
 
 def write_text_atomically(path: Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
-    return write_atomically(path, lambda stream: stream.write(text.encode("utf-8")))
-
-
-def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
-    """Call ``write`` on a new temporary file next to ``path``, then rename it to ``path``.
-
-    The temporary file gets an unpredictable name and is created exclusively (``O_EXCL``,
-    ``O_NOFOLLOW``), so a symlink planted in the directory is never followed; readers see
-    the old file or the whole new one, never half of it. A replaced file keeps its mode.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else NEW_FILE_MODE
-    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(descriptor, mode)
-        with os.fdopen(descriptor, "wb") as stream:
-            write(stream)
-        os.replace(name, path)
-    finally:
-        Path(name).unlink(missing_ok=True)
-    return path
+    return _write_atomically(path, lambda stream: stream.write(text.encode("utf-8")))
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], *, source: str) -> None:
@@ -86,6 +58,9 @@ def require_columns(frame: pd.DataFrame, columns: list[str], *, source: str) -> 
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise DataError(f"{source} lacks column(s) {missing}; it has {list(frame.columns)}")
+
+
+# Demo data: breast cancer (classification) or diabetes (regression), from scikit-learn.
 
 
 def load_demo_frame(task: Task, *, target: str = "target") -> pd.DataFrame:
@@ -120,12 +95,40 @@ def write_demo_data(
     train, test = (part.reset_index(drop=True) for part in parts)
     planned = {train_path: train, test_path: test}
     for path, rows in planned.items():
-        if not force and path.exists() and not holds_table(path, rows):
+        if not force and path.exists() and not _holds_table(path, rows):
             raise DataError(
                 f"{path} exists and is not the demo data this command writes: refusing to "
                 "overwrite it (pass --force to replace it)"
             )
     return write_table(train, train_path), write_table(test, test_path)
+
+
+def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
+    """Call ``write`` on a new temporary file next to ``path``, then rename it to ``path``.
+
+    The temporary file gets an unpredictable name and is created exclusively (``O_EXCL``,
+    ``O_NOFOLLOW``), so a symlink planted in the directory is never followed; readers see
+    the old file or the whole new one, never half of it. A replaced file keeps its mode.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else NEW_FILE_MODE
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(descriptor, mode)
+        with os.fdopen(descriptor, "wb") as stream:
+            write(stream)
+        os.replace(name, path)
+    finally:
+        Path(name).unlink(missing_ok=True)
+    return path
+
+
+def _holds_table(path: Path, frame: pd.DataFrame) -> bool:
+    """Whether ``path`` holds exactly the bytes :func:`write_table` writes for ``frame``."""
+    encoded = io.BytesIO()
+    _encode(frame, _suffix(path), encoded)
+    expected = encoded.getvalue()
+    return path.is_file() and path.stat().st_size == len(expected) and path.read_bytes() == expected
 
 
 def _encode(frame: pd.DataFrame, suffix: str, stream: IO[bytes]) -> None:

@@ -122,6 +122,9 @@ def train_model(
     return TrainedModel(pipeline, schema, metrics, evaluation, profile)
 
 
+# Task metrics and the quality gate.
+
+
 def score_model(
     model: Pipeline, features: pd.DataFrame, target: pd.Series, task: Task
 ) -> dict[str, float]:
