@@ -1,27 +1,55 @@
 """Training pipeline: config, data, feature schema, fitting, quality gate and model bundles.
 
+Modules, bottom up: ``config`` (what a run may ask for, the YAML loader), ``data`` (data
+files and demo data), ``schema`` (feature schema), ``pipeline`` (estimator, pipeline and
+prediction columns), ``profile`` (reference profile, latest drift scores), ``training``
+(fit, score, quality gate), ``bundle`` (save, verify and load model versions) and
+``workflow`` (the steps the CLI runs).
+
 Serving and monitoring need only :func:`load_bundle` (model, metadata, schema and
 reference profile of a version directory or of a models root's latest model) and
 :class:`FeatureSchema` / :class:`SchemaError` to check inputs.
 """
 
-from .artifacts import ArtifactError, load_model, save_model
-from .bundle import ModelBundle, check_versions, load_bundle, save_bundle
+from .bundle import (
+    METADATA_FILE,
+    ArtifactError,
+    ModelBundle,
+    ModelMetadata,
+    check_versions,
+    load_bundle,
+    load_model,
+    resolve_model_dir,
+    save_bundle,
+    save_model,
+)
 from .config import (
     DEFAULT_CONFIG_PATH,
+    TASKS,
     ConfigError,
+    Task,
     TrainConfig,
     load_config,
     parse_config,
     parse_yaml,
     read_yaml_mapping,
 )
-from .demo_data import load_demo_frame, write_demo_data
-from .estimators import build_estimator
-from .evaluation import score_model
-from .metadata import ModelMetadata
-from .pipeline import build_pipeline
-from .prediction import PREDICTION_COLUMN, PROBABILITY_PREFIX, predict_frame
+from .data import (
+    SUFFIXES,
+    DataError,
+    load_demo_frame,
+    read_table,
+    write_demo_data,
+    write_table,
+    write_text_atomically,
+)
+from .pipeline import (
+    PREDICTION_COLUMN,
+    PROBABILITY_PREFIX,
+    build_estimator,
+    build_pipeline,
+    predict_frame,
+)
 from .profile import (
     DRIFT_STATUSES,
     REPORT_JSON,
@@ -35,10 +63,8 @@ from .profile import (
     numeric_profile,
     profile_column,
 )
-from .registry import METADATA_FILE, resolve_model_dir
 from .schema import ColumnSchema, FeatureSchema, SchemaError, Violation, infer_schema
-from .tabular import SUFFIXES, DataError, read_table, write_table, write_text_atomically
-from .tasks import DEFAULT_TASK, TASKS, Task
+from .training import score_model
 from .workflow import (
     EvaluationResult,
     TrainingResult,
@@ -50,7 +76,6 @@ from .workflow import (
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
-    "DEFAULT_TASK",
     "DRIFT_STATUSES",
     "METADATA_FILE",
     "PREDICTION_COLUMN",

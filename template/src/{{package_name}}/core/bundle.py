@@ -1,31 +1,101 @@
-"""A model bundle: the fitted pipeline with its metadata, feature schema and reference profile.
+"""Model bundles: save, hash, verify and load a model with its metadata, schema and profile.
 
 :func:`load_bundle` is the one entry point serving and monitoring use to get a model.
+Versions live under a models root, with a pointer to the latest good one::
+
+    models/
+        latest.json              {"version": "20250101T120000Z"}
+        20250101T120000Z/        model.skops, metadata.json, profile.json
+
+Models are saved in skops' secure format, so loading never runs arbitrary code, and every
+file is checked against the SHA-256 digest recorded when it was saved, so a truncated or
+altered file is refused before it is parsed. The pointer is replaced atomically.
 """
 
+import hashlib
+import json
 import logging
+import shutil
+import subprocess  # nosec B404
 from dataclasses import dataclass
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sklearn.pipeline import Pipeline
+from skops.io import dump, get_untrusted_types, load
 
-from .artifacts import ArtifactError, load_model, save_model
-from .hashing import sha256_file
-from .metadata import ModelMetadata
-from .prediction import predict_in_range
+from .config import Task
+from .data import write_text_atomically
+from .pipeline import predict_in_range
 from .profile import ReferenceProfile
-from .provenance import package_versions
-from .registry import METADATA_FILE, resolve_model_dir
 from .schema import QUOTED_ROWS, FeatureSchema, SchemaError, Violation
+from .training import GateResult
 
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.skops"
 PROFILE_FILE = "profile.json"
+METADATA_FILE = "metadata.json"
+LATEST_POINTER = "latest.json"
+METADATA_FORMAT = 1
+#: Distributions whose versions decide how a saved model behaves.
+TRACKED_PACKAGES = ("numpy", "pandas", "pyarrow", "pydantic", "scikit-learn", "scipy", "skops")
 #: Distributions whose major.minor version must be the same at training and loading time.
 RUNTIME_PACKAGES = ("scikit-learn", "skops")
+
+
+#: scikit-learn and numpy types our pipelines hold beyond skops' built-in safe set.
+TRUSTED_TYPES: frozenset[str] = frozenset(
+    {
+        "numpy.dtype",
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    }
+)
+
+
+class ArtifactError(RuntimeError):
+    """A model artifact is missing, corrupt, altered or holds types that are not trusted."""
+
+
+class DataFingerprint(BaseModel):
+    """One data file used in training, identified by its digest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    sha256: str
+    rows: int
+
+
+class ModelMetadata(BaseModel):
+    """Everything recorded next to a saved model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
+
+    format_version: int = METADATA_FORMAT
+    name: str
+    version: str
+    created_at: datetime
+    git_commit: str | None
+    task: Task
+    estimator: str
+    params: dict[str, Any]
+    seed: int
+    evaluation: str
+    metrics: dict[str, float]
+    quality_gate: GateResult
+    target: str
+    classes: list[int | float | str] = []
+    data: dict[str, DataFingerprint]
+    package_versions: dict[str, str]
+    files: dict[str, str] = {}
+    feature_schema: FeatureSchema
 
 
 @dataclass(frozen=True)
@@ -141,6 +211,142 @@ def load_bundle(path: Path, *, allow_version_mismatch: bool = False) -> ModelBun
         raise ArtifactError(f"{profile_path} is malformed: {error}") from None
     model = load_model(directory / MODEL_FILE, expected_sha256=metadata.files[MODEL_FILE])
     return ModelBundle(directory=directory, model=model, metadata=metadata, profile=profile)
+
+
+# Model files: skops' secure format, checked against their recorded digest.
+
+
+def save_model(model: Pipeline, path: Path) -> str:
+    """Write ``model`` to ``path`` (``.skops``) and return the file's SHA-256 digest."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dump(model, path)
+    return sha256_file(path)
+
+
+def load_model(path: Path, *, expected_sha256: str | None = None) -> Pipeline:
+    """Load a pipeline saved by :func:`save_model`, refusing altered, untrusted or corrupt files."""
+    if not path.is_file():
+        raise ArtifactError(f"model file not found: {path}")
+    if expected_sha256 is not None and sha256_file(path) != expected_sha256:
+        raise ArtifactError(
+            f"model file {path} does not match the SHA-256 recorded at training time; "
+            "it was altered or truncated: refusing to load it"
+        )
+    try:
+        found = set(get_untrusted_types(file=path))
+    except Exception as error:  # skops raises zipfile, JSON and key errors on corrupt files
+        raise ArtifactError(f"model file {path} is corrupt or not a skops file: {error}") from error
+    untrusted = found - TRUSTED_TYPES
+    if untrusted:
+        raise ArtifactError(
+            f"model file {path} contains untrusted types {sorted(untrusted)}; refusing to load it"
+        )
+    try:
+        model = load(path, trusted=sorted(found))
+    except Exception as error:  # a file that passed the type scan can still be malformed
+        raise ArtifactError(f"model file {path} cannot be loaded: {error}") from error
+    if not isinstance(model, Pipeline):
+        raise ArtifactError(f"model file {path} holds a {type(model).__name__}, not a Pipeline")
+    return model
+
+
+# Versions under a models root and the pointer to the latest published one.
+
+
+def create_version_dir(models_dir: Path, created_at: datetime) -> tuple[str, Path]:
+    """Create a new, empty version directory named after ``created_at`` (UTC)."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    stem = created_at.strftime("%Y%m%dT%H%M%SZ")
+    for attempt in range(1, 1000):
+        version = stem if attempt == 1 else f"{stem}-{attempt}"
+        directory = models_dir / version
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            continue
+        return version, directory
+    raise ArtifactError(f"too many model versions named {stem} in {models_dir}")
+
+
+def publish_latest(models_dir: Path, version: str) -> Path:
+    """Point ``latest.json`` at ``version`` (which must exist), atomically."""
+    if not (models_dir / version / METADATA_FILE).is_file():
+        raise ArtifactError(f"cannot publish {version}: {models_dir / version} holds no model")
+    return write_text_atomically(
+        models_dir / LATEST_POINTER, json.dumps({"version": version}) + "\n"
+    )
+
+
+def latest_version(models_dir: Path) -> str | None:
+    """Version the pointer names, or None when nothing was published yet."""
+    pointer = models_dir / LATEST_POINTER
+    if not pointer.is_file():
+        return None
+    try:
+        version = json.loads(pointer.read_text(encoding="utf-8"))["version"]
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
+        raise ArtifactError(f"{pointer} is malformed: {error!r}") from error
+    if not isinstance(version, str) or Path(version).name != version or version in {"", ".", ".."}:
+        raise ArtifactError(f"{pointer} names an invalid version {version!r}")
+    return version
+
+
+def resolve_model_dir(path: Path) -> Path:
+    """The version directory ``path`` means: itself, or the latest one under a models root."""
+    if (path / METADATA_FILE).is_file():
+        return path
+    version = latest_version(path)
+    if version is None:
+        raise ArtifactError(
+            f"no model at {path}: expected a model directory or a models root with "
+            f"{LATEST_POINTER} (run `train` first)"
+        )
+    return path / version
+
+
+# Provenance: the git commit, package versions and file digests recorded in the metadata.
+
+
+def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str]:
+    """Installed version of each distribution; absent ones are left out."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = installed_version(name)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_commit(start: Path) -> str | None:
+    """Commit checked out in the git work tree holding ``start`` (``git rev-parse HEAD``).
+
+    Returns None when git is not installed, ``start`` is outside a repository or the
+    repository has no commit yet.
+    """
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        # Fixed arguments to the resolved git executable, no shell.
+        result = subprocess.run(  # nosec B603
+            [git, "rev-parse", "--verify", "--quiet", "HEAD"],
+            cwd=start,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and commit else None
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 digest of the file at ``path``, streamed so it is never held in memory."""
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def _major_minor(version: str | None) -> list[str] | None:

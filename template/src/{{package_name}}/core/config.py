@@ -1,15 +1,75 @@
-"""Training configuration: ``configs/train.yaml`` parsed into strict pydantic models."""
+"""Training configuration: what a config may name, the one YAML loader, strict parsing.
 
-from collections.abc import Mapping
+The tasks, estimators and metrics a config may name live here; :func:`read_yaml_mapping`
+is the loader every YAML config file goes through; ``configs/train.yaml`` is parsed into
+strict pydantic models. The config is the single source of the task: none is assumed in code.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Final, Literal, Self, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import LogisticRegression, Ridge
 
-from .estimators import ESTIMATORS, EstimatorName, default_estimator, unknown_params
-from .metrics import METRIC_NAMES
-from .tasks import DEFAULT_TASK, Task
+#: The kinds of model this project trains; ``task`` in the config picks one.
+Task = Literal["classification", "regression"]
+TASKS: Final[tuple[Task, ...]] = get_args(Task)
+
+#: Metrics each task reports (and a quality gate may bound).
+METRIC_NAMES: Mapping[Task, tuple[str, ...]] = {
+    "classification": ("accuracy", "f1", "roc_auc"),
+    "regression": ("rmse", "mae", "r2"),
+}
+
+EstimatorName = Literal["logistic_regression", "ridge", "random_forest", "hist_gradient_boosting"]
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    """How to build one named estimator for each task it supports."""
+
+    factories: Mapping[Task, Callable[..., BaseEstimator]]
+    defaults: Mapping[str, Any]
+
+    @property
+    def tasks(self) -> tuple[Task, ...]:
+        """Tasks this estimator can be trained for."""
+        return tuple(self.factories)
+
+
+ESTIMATORS: Mapping[EstimatorName, EstimatorSpec] = {
+    "logistic_regression": EstimatorSpec(
+        {"classification": LogisticRegression}, {"max_iter": 1000}
+    ),
+    "ridge": EstimatorSpec({"regression": Ridge}, {"alpha": 1.0}),
+    "random_forest": EstimatorSpec(
+        {"classification": RandomForestClassifier, "regression": RandomForestRegressor},
+        {"n_estimators": 200, "n_jobs": 1},
+    ),
+    "hist_gradient_boosting": EstimatorSpec(
+        {
+            "classification": HistGradientBoostingClassifier,
+            "regression": HistGradientBoostingRegressor,
+        },
+        {},
+    ),
+}
+
+#: The estimator used when the config names none.
+DEFAULT_ESTIMATORS: Mapping[Task, EstimatorName] = {
+    "classification": "logistic_regression",
+    "regression": "ridge",
+}
 
 DEFAULT_CONFIG_PATH = Path("configs/train.yaml")
 #: Largest seed scikit-learn and numpy accept (seeds are unsigned 32-bit integers).
@@ -136,7 +196,7 @@ class OutputConfig(_Strict):
 class TrainConfig(_Strict):
     """Everything one training run needs."""
 
-    task: Task = DEFAULT_TASK
+    task: Task
     seed: int = Field(default=42, ge=0, le=MAX_SEED)
     data: DataConfig = DataConfig()
     features: FeaturesConfig = FeaturesConfig()
@@ -145,10 +205,18 @@ class TrainConfig(_Strict):
     quality_gate: dict[str, Threshold] = {}
     output: OutputConfig = OutputConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _require_task(cls, data: Any) -> Any:
+        """Name the missing ``task`` key and its values, as no task is assumed."""
+        if isinstance(data, Mapping) and "task" not in data:
+            raise ValueError(f"task: missing; set it to one of {list(TASKS)}")
+        return data
+
     @property
     def estimator_name(self) -> EstimatorName:
         """The configured estimator, or the task's default when none is named."""
-        return self.estimator.name or default_estimator(self.task)
+        return self.estimator.name or DEFAULT_ESTIMATORS[self.task]
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
@@ -158,7 +226,8 @@ class TrainConfig(_Strict):
             raise ValueError(
                 f"estimator.name: {name!r} does not fit task {self.task!r}; use one of {allowed}"
             )
-        unknown = unknown_params(self.task, name, self.estimator.params)
+        accepted = ESTIMATORS[name].factories[self.task]().get_params()
+        unknown = sorted(set(self.estimator.params) - set(accepted))
         if unknown:
             raise ValueError(f"estimator.params: {name} has no parameter(s) {unknown}")
         metrics = METRIC_NAMES[self.task]

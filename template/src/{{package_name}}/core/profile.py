@@ -20,9 +20,9 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .prediction import PREDICTION_COLUMN, PROBABILITY_PREFIX
+from .config import Task
+from .pipeline import PREDICTION_COLUMN, PROBABILITY_PREFIX
 from .schema import FeatureSchema, Kind
-from .tasks import Task
 
 PROFILE_FORMAT = 2
 QUANTILE_BINS = 10
@@ -106,7 +106,7 @@ def numeric_profile(values: pd.Series) -> NumericProfile:
     """Summary statistics, reference sketch and decile bins of the non-missing values."""
     present, missing_share = _present(values)
     numbers = present.to_numpy(dtype="float64")
-    sketch = reference_sketch(numbers)
+    sketch = _reference_sketch(numbers)
     positions = np.round(np.linspace(0.0, 1.0, QUANTILE_BINS + 1) * (sketch.size - 1))
     edges = np.unique(sketch[positions.astype(np.int64)])
     cuts = np.quantile(numbers, QUANTILES)
@@ -129,13 +129,6 @@ def numeric_profile(values: pd.Series) -> NumericProfile:
     )
 
 
-def reference_sketch(numbers: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Sorted ``numbers`` when few, else their :data:`SKETCH_SIZE` evenly spaced quantiles."""
-    if numbers.size <= SKETCH_SIZE:
-        return np.sort(numbers)
-    return np.quantile(numbers, np.linspace(0.0, 1.0, SKETCH_SIZE))
-
-
 def build_profile(
     schema: FeatureSchema, features: pd.DataFrame, predictions: pd.DataFrame, task: Task
 ) -> ReferenceProfile:
@@ -155,6 +148,13 @@ def build_profile(
             if str(name).startswith(PROBABILITY_PREFIX)
         },
     )
+
+
+def _reference_sketch(numbers: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Sorted ``numbers`` when few, else their :data:`SKETCH_SIZE` evenly spaced quantiles."""
+    if numbers.size <= SKETCH_SIZE:
+        return np.sort(numbers)
+    return np.quantile(numbers, np.linspace(0.0, 1.0, SKETCH_SIZE))
 
 
 def _present(values: pd.Series) -> tuple[pd.Series, float]:

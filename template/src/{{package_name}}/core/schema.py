@@ -1,11 +1,11 @@
 """Feature schema: inferred from training data, saved with the model, checked on every input.
 
 The schema is the single source of truth for what a model accepts. ``predict``, the HTTP
-service and monitoring all call :meth:`FeatureSchema.prepare` (or :meth:`FeatureSchema.violations`)
-so that every entry point refuses the same inputs with the same messages.
+service and monitoring all check inputs against it, so that every entry point refuses the
+same inputs with the same messages.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,11 +53,6 @@ class ColumnSchema(BaseModel):
     maximum: float | None = None
     categories: list[str] | None = None
 
-    @property
-    def python_type(self) -> type[float] | type[str]:
-        """Python type of one value: ``float`` for numeric, ``str`` for categorical."""
-        return float if self.kind == "numeric" else str
-
 
 class FeatureSchema(BaseModel):
     """Ordered feature columns and the rules inputs must follow."""
@@ -93,19 +88,18 @@ class FeatureSchema(BaseModel):
             found.extend(self._column_violations(column, frame[column.name]))
         return found
 
-    def check(self, frame: pd.DataFrame) -> None:
-        """Raise :class:`SchemaError` listing every rule ``frame`` breaks."""
-        found = self.violations(frame)
-        if found:
-            raise SchemaError(found)
-
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Check ``frame``, then return its features in training order with model dtypes.
 
         Numeric features become float64, categorical features become strings (missing
         values stay NaN). ``frame`` itself is never modified.
+
+        Raises:
+            SchemaError: listing every rule ``frame`` breaks.
         """
-        self.check(frame)
+        found = self.violations(frame)
+        if found:
+            raise SchemaError(found)
         names = self.feature_names
         features = frame if list(frame.columns) == names else frame[names]
         converted = {
@@ -114,10 +108,6 @@ class FeatureSchema(BaseModel):
             if _needs_conversion(column, features[column.name])
         }
         return features.assign(**converted) if converted else features
-
-    def frame_from_records(self, records: Sequence[Mapping[str, object]]) -> pd.DataFrame:
-        """Build a frame from JSON-like records; absent fields become missing values."""
-        return pd.DataFrame.from_records(list(records))
 
     def _column_violations(self, column: ColumnSchema, values: pd.Series) -> list[Violation]:
         found: list[Violation] = []

@@ -1,22 +1,34 @@
-"""Fit the configured pipeline and score it by hold-out or cross-validation."""
+"""Fit the configured pipeline, score it by hold-out or cross-validation, apply the quality gate.
 
+Metrics: accuracy, F1 and ROC AUC for classification; RMSE, MAE and R2 for regression.
+A model is published only when every metric is within the bounds of the quality gate.
+"""
+
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 from sklearn.base import clone
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    mean_absolute_error,
+    r2_score,
+    roc_auc_score,
+    root_mean_squared_error,
+)
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
-from .config import TrainConfig
-from .estimators import build_estimator
-from .evaluation import score_model
-from .pipeline import build_pipeline
-from .prediction import predict_frame
+from .config import Task, Threshold, TrainConfig
+from .data import DataError, require_columns
+from .pipeline import build_estimator, build_pipeline, predict_frame
 from .profile import ReferenceProfile, build_profile
 from .schema import FeatureSchema, infer_schema
-from .tabular import DataError, require_columns
-from .tasks import Task
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,76 @@ def train_model(
     return TrainedModel(pipeline, schema, metrics, evaluation, profile)
 
 
+# Task metrics and the quality gate.
+
+
+def score_model(
+    model: Pipeline, features: pd.DataFrame, target: pd.Series, task: Task
+) -> dict[str, float]:
+    """Metrics of ``model`` on ``features`` against ``target``."""
+    if task == "regression":
+        return regression_metrics(target.to_numpy(), np.asarray(model.predict(features)))
+    probabilities = np.asarray(model.predict_proba(features), dtype="float64")
+    return classification_metrics(target.to_numpy(), probabilities, model.classes_)
+
+
+def regression_metrics(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> dict[str, float]:
+    """Root mean squared error, mean absolute error and R2."""
+    return {
+        "rmse": float(root_mean_squared_error(y_true, y_pred)),
+        "mae": float(mean_absolute_error(y_true, y_pred)),
+        "r2": float(r2_score(y_true, y_pred)),
+    }
+
+
+def classification_metrics(
+    y_true: npt.ArrayLike, probabilities: npt.NDArray[np.float64], classes: npt.ArrayLike
+) -> dict[str, float]:
+    """Accuracy, F1 and ROC AUC from class probabilities (columns ordered as ``classes``).
+
+    Binary targets use the second class as positive; more classes use macro F1 and
+    one-vs-rest ROC AUC. ROC AUC is NaN when the scored set holds a single class.
+    """
+    labels = np.asarray(classes)
+    truth = np.asarray(y_true)
+    predicted = labels[np.argmax(probabilities, axis=1)]
+    if labels.size == 2:
+        f1 = f1_score(truth, predicted, average="binary", pos_label=labels[1])
+    else:
+        f1 = f1_score(truth, predicted, average="macro")
+    return {
+        "accuracy": float(accuracy_score(truth, predicted)),
+        "f1": float(f1),
+        "roc_auc": _roc_auc(truth, probabilities, labels),
+    }
+
+
+class GateResult(BaseModel):
+    """Whether a model passed, and a sentence for every bound it broke."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    passed: bool
+    failures: list[str] = []
+
+
+def check_quality_gate(
+    metrics: Mapping[str, float], thresholds: Mapping[str, Threshold]
+) -> GateResult:
+    """Compare ``metrics`` with ``thresholds``; a NaN or absent metric fails its bound."""
+    failures = []
+    for metric, bound in thresholds.items():
+        value = metrics.get(metric, math.nan)
+        if math.isnan(value):
+            failures.append(f"{metric} could not be computed")
+            continue
+        if bound.min is not None and value < bound.min:
+            failures.append(f"{metric} = {value:.4g} is below the minimum {bound.min:.4g}")
+        if bound.max is not None and value > bound.max:
+            failures.append(f"{metric} = {value:.4g} is above the maximum {bound.max:.4g}")
+    return GateResult(passed=not failures, failures=failures)
+
+
 def _cross_validate(
     pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, config: TrainConfig
 ) -> dict[str, float]:
@@ -123,3 +205,15 @@ def _cross_validate(
         fold = clone(pipeline).fit(X.iloc[fit_rows], y.iloc[fit_rows])
         scores.append(score_model(fold, X.iloc[score_rows], y.iloc[score_rows], config.task))
     return {name: float(np.mean([score[name] for score in scores])) for name in scores[0]}
+
+
+def _roc_auc(
+    truth: npt.NDArray[np.generic],
+    probabilities: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.generic],
+) -> float:
+    if np.unique(truth).size < 2:
+        return float("nan")
+    if labels.size == 2:
+        return float(roc_auc_score(truth == labels[1], probabilities[:, 1]))
+    return float(roc_auc_score(truth, probabilities, multi_class="ovr", labels=labels))

@@ -9,17 +9,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .bundle import ModelBundle, load_bundle, save_bundle
+from .bundle import (
+    DataFingerprint,
+    ModelBundle,
+    ModelMetadata,
+    create_version_dir,
+    git_commit,
+    load_bundle,
+    package_versions,
+    publish_latest,
+    save_bundle,
+    sha256_file,
+)
 from .config import ConfigError, TrainConfig
-from .demo_data import write_demo_data
-from .evaluation import score_model
-from .hashing import sha256_file
-from .metadata import DataFingerprint, ModelMetadata
-from .provenance import git_commit, package_versions
-from .quality_gate import GateResult, check_quality_gate
-from .registry import create_version_dir, publish_latest
-from .tabular import DataError, read_table, require_columns, write_table
-from .training import TrainedModel, train_model
+from .data import DataError, read_table, require_columns, write_demo_data, write_table
+from .training import GateResult, TrainedModel, check_quality_gate, score_model, train_model
 
 logger = logging.getLogger(__name__)
 

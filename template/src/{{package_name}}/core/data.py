@@ -1,0 +1,145 @@
+"""Data files (CSV or Parquet, chosen by the suffix), written atomically, and the demo data.
+
+The demo data ships inside scikit-learn, so a new project trains offline in seconds.
+"""
+
+import io
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import pandas as pd
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.model_selection import train_test_split
+
+from .config import Task
+
+SUFFIXES = (".csv", ".parquet")
+#: Mode of a file written where none was (``mkstemp`` alone would make it owner-only).
+NEW_FILE_MODE = 0o644
+
+
+class DataError(ValueError):
+    """A data file is missing, empty, unreadable or lacks required columns."""
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file; refuse missing, empty and unknown files by name."""
+    suffix = _suffix(path)
+    if not path.is_file():
+        raise DataError(f"input file not found: {path}")
+    try:
+        frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"input file {path} is empty") from None
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise DataError(f"cannot read {path}: {error}") from None
+    if frame.empty:
+        raise DataError(f"input file {path} has no rows")
+    return frame
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> Path:
+    """Write ``frame`` atomically: a partial file never appears at ``path``."""
+    suffix = _suffix(path)
+    return _write_atomically(path, lambda stream: _encode(frame, suffix, stream))
+
+
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return _write_atomically(path, lambda stream: stream.write(text.encode("utf-8")))
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], *, source: str) -> None:
+    """Refuse ``frame`` when any of ``columns`` is absent, naming them."""
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise DataError(f"{source} lacks column(s) {missing}; it has {list(frame.columns)}")
+
+
+# Demo data: breast cancer (classification) or diabetes (regression), from scikit-learn.
+
+
+def load_demo_frame(task: Task, *, target: str = "target") -> pd.DataFrame:
+    """Breast cancer (classification) or diabetes (regression): features plus ``target``."""
+    loader = load_breast_cancer if task == "classification" else load_diabetes
+    bunch = loader(as_frame=True)
+    frame: pd.DataFrame = bunch.frame
+    return frame.rename(columns={"target": target})
+
+
+def write_demo_data(
+    task: Task,
+    *,
+    train_path: Path,
+    test_path: Path,
+    target: str,
+    test_size: float,
+    seed: int,
+    force: bool = False,
+) -> tuple[Path, Path]:
+    """Write the task's demo data set as a train file and a hold-out test file.
+
+    An existing file is replaced only with ``force`` or when it already holds exactly these
+    rows (a rerun), so a team's own data is never overwritten by accident.
+
+    Raises:
+        DataError: naming the first existing file that holds other data, before writing any.
+    """
+    frame = load_demo_frame(task, target=target)
+    stratify = frame[target] if task == "classification" else None
+    parts = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
+    train, test = (part.reset_index(drop=True) for part in parts)
+    planned = {train_path: train, test_path: test}
+    for path, rows in planned.items():
+        if not force and path.exists() and not _holds_table(path, rows):
+            raise DataError(
+                f"{path} exists and is not the demo data this command writes: refusing to "
+                "overwrite it (pass --force to replace it)"
+            )
+    return write_table(train, train_path), write_table(test, test_path)
+
+
+def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
+    """Call ``write`` on a new temporary file next to ``path``, then rename it to ``path``.
+
+    The temporary file gets an unpredictable name and is created exclusively (``O_EXCL``,
+    ``O_NOFOLLOW``), so a symlink planted in the directory is never followed; readers see
+    the old file or the whole new one, never half of it. A replaced file keeps its mode.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else NEW_FILE_MODE
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(descriptor, mode)
+        with os.fdopen(descriptor, "wb") as stream:
+            write(stream)
+        os.replace(name, path)
+    finally:
+        Path(name).unlink(missing_ok=True)
+    return path
+
+
+def _holds_table(path: Path, frame: pd.DataFrame) -> bool:
+    """Whether ``path`` holds exactly the bytes :func:`write_table` writes for ``frame``."""
+    encoded = io.BytesIO()
+    _encode(frame, _suffix(path), encoded)
+    expected = encoded.getvalue()
+    return path.is_file() and path.stat().st_size == len(expected) and path.read_bytes() == expected
+
+
+def _encode(frame: pd.DataFrame, suffix: str, stream: IO[bytes]) -> None:
+    if suffix == ".csv":
+        frame.to_csv(stream, index=False)
+    else:
+        frame.to_parquet(stream, index=False)
+
+
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DataError(f"{path}: unsupported file type {suffix!r}; use one of {list(SUFFIXES)}")
+    return suffix
