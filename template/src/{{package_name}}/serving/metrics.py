@@ -1,13 +1,23 @@
-"""Prometheus metrics of one app, in a registry of its own (so apps and tests never collide)."""
+"""Prometheus metrics of one app, in a registry of its own (so apps and tests never collide).
 
+Requests, predictions, refusals, prediction-log drops and the served model, plus gauges of
+the latest monitoring report (drift), read when /metrics is scraped.
+"""
+
+import logging
 from collections import Counter as Tally
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
-from ..core import ModelMetadata
+from ..core import ModelMetadata, latest_scores
 from .prediction_log import DROP_REASONS
+
+logger = logging.getLogger(__name__)
 
 #: Latency buckets in seconds: from sub-millisecond probes to slow large batches.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -18,8 +28,12 @@ class ServingMetrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
-        """Create every collector in a fresh registry."""
+    def __init__(self, metadata: ModelMetadata, drift_report_dir: Path | None) -> None:
+        """Create every collector in a fresh registry, describing the model of ``metadata``.
+
+        With ``drift_report_dir`` (where ``monitor --report-dir`` writes), /metrics also shows
+        the latest report's drift gauges.
+        """
         self.registry = CollectorRegistry()
         labels = ("method", "route", "status")
         self.requests = Counter(
@@ -50,7 +64,17 @@ class ServingMetrics:
         )
         for reason in DROP_REASONS:  # every reason shows from the start, at 0
             self.prediction_log_dropped.labels(reason)
-        self.model = Info("model", "The served model", registry=self.registry)
+        model = Info("model", "The served model", registry=self.registry)
+        model.info(
+            {
+                "name": metadata.name,
+                "version": metadata.version,
+                "task": metadata.task,
+                "estimator": metadata.estimator,
+            }
+        )
+        if drift_report_dir is not None:
+            self.registry.register(_DriftCollector(drift_report_dir))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request and record its latency."""
@@ -69,17 +93,44 @@ class ServingMetrics:
         """Count prediction-log entries not written for ``reason``."""
         self.prediction_log_dropped.labels(reason).inc(entries)
 
-    def describe_model(self, metadata: ModelMetadata) -> None:
-        """Publish the served model's name, version, task and estimator as labels."""
-        self.model.info(
-            {
-                "name": metadata.name,
-                "version": metadata.version,
-                "task": metadata.task,
-                "estimator": metadata.estimator,
-            }
-        )
-
     def render(self) -> bytes:
         """Every metric in the Prometheus text format."""
         return generate_latest(self.registry)
+
+
+class _DriftCollector(Collector):
+    """Expose every statistic of ``report_dir/report.json`` and its overall status."""
+
+    def __init__(self, report_dir: Path) -> None:
+        """Read reports from ``report_dir`` (where ``monitor --report-dir`` writes them)."""
+        self._report_dir = report_dir
+
+    def collect(self) -> Iterator[Metric]:
+        """Gauges of the latest report; none before the first run or for a broken report."""
+        try:
+            latest = latest_scores(self._report_dir)
+        except ValueError as error:
+            logger.warning("drift gauges skipped: %s", error)
+            return
+        if latest is None:
+            return
+        scores = GaugeMetricFamily(
+            "drift_score",
+            "Statistic per column in the latest monitoring report",
+            labels=("column", "statistic"),
+        )
+        for score in latest.scores:
+            scores.add_metric((score.column, score.statistic), score.value)
+        yield scores
+        status = GaugeMetricFamily(
+            "drift_status",
+            "Overall status of the latest monitoring report: 0 ok, 1 warn, 2 alert",
+            labels=("model_version",),
+        )
+        status.add_metric((latest.model_version or "",), latest.status_level)
+        yield status
+        yield GaugeMetricFamily(
+            "drift_report_timestamp_seconds",
+            "When the latest monitoring report was written (Unix time)",
+            value=latest.generated_at,
+        )
