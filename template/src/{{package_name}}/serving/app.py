@@ -45,7 +45,7 @@ JSON = "application/json"
 _ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
 #: What uvicorn imports in every worker process; settings reach it through the environment.
 APP_FACTORY = f"{__name__}:create_app"
-REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID = b"x-request-id"
 #: A request id sent by the client is kept when it looks like one; otherwise a new one is made.
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 #: Route label of requests that matched no route (keeps the label set bounded).
@@ -149,7 +149,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
             message = f"send the body as {JSON} (got content-type {media_type or 'none'!r})"
             raise RequestError(415, "unsupported_media_type", message)
         body = await _read_body(request, settings.max_body_bytes)
-        content = await run_in_threadpool(predictor.respond, body, request_id(request.scope))
+        content = await run_in_threadpool(predictor.respond, body, _request_id(request.scope))
         return Response(content, media_type=JSON)
 
     _document_request_model(app, body_model)
@@ -192,7 +192,7 @@ def _add_error_handlers(app: FastAPI) -> None:
             error.status,
             error.error,
             error.message,
-            request_id(request.scope),
+            _request_id(request.scope),
             error.problems,
             error.headers,
         )
@@ -207,7 +207,7 @@ def _add_error_handlers(app: FastAPI) -> None:
             allowed = (error.headers or {}).get("Allow", "")
             message = f"method {method} is not allowed on {path}; allowed: {allowed}"
         code = _ERROR_CODES.get(error.status_code, "http_error")
-        rid = request_id(request.scope)
+        rid = _request_id(request.scope)
         return error_response(error.status_code, code, message, rid, headers=error.headers)
 
 
@@ -261,7 +261,7 @@ def _document_request_model(app: FastAPI, body_model: type[Any]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def request_id(scope: Scope) -> str:
+def _request_id(scope: Scope) -> str:
     """The id the middleware gave this request."""
     value: str = scope["state"]["request_id"]
     return value
@@ -288,7 +288,7 @@ class ServingMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        rid = _request_id(scope)
+        rid = _choose_request_id(scope)
         scope.setdefault("state", {})["request_id"] = rid
         status = 500
         response_started = False
@@ -312,7 +312,7 @@ class ServingMiddleware:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status, response_started = message["status"], True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                message["headers"] = [*message.get("headers", []), (_REQUEST_ID, rid.encode())]
             await send(message)
 
         try:
@@ -322,7 +322,7 @@ class ServingMiddleware:
             if not response_started:
                 message = f"internal error; quote request id {rid} when reporting it"
                 response = error_response(500, "internal_error", message, rid)
-                response.headers[REQUEST_ID_HEADER] = rid
+                response.headers[_REQUEST_ID.decode()] = rid
                 await response(scope, receive, send)
         finally:
             route = scope.get("route")
@@ -331,9 +331,10 @@ class ServingMiddleware:
             self.metrics.observe_request(scope["method"], label, status, elapsed)
 
 
-def _request_id(scope: Scope) -> str:
+def _choose_request_id(scope: Scope) -> str:
+    """The client's ``X-Request-ID`` when it looks like an id, else a new one."""
     for name, value in scope["headers"]:
-        if name == b"x-request-id":
+        if name == _REQUEST_ID:
             text: str = value.decode("latin-1")
             if _CLIENT_REQUEST_ID.fullmatch(text):
                 return text

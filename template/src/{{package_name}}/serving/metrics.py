@@ -34,37 +34,37 @@ class ServingMetrics:
         With ``drift_report_dir`` (where ``monitor --report-dir`` writes), /metrics also shows
         the latest report's drift gauges.
         """
-        self.registry = CollectorRegistry()
+        self._registry = CollectorRegistry()
         labels = ("method", "route", "status")
-        self.requests = Counter(
-            "http_requests", "HTTP requests by route and status", labels, registry=self.registry
+        self._requests = Counter(
+            "http_requests", "HTTP requests by route and status", labels, registry=self._registry
         )
-        self.latency = Histogram(
+        self._latency = Histogram(
             "http_request_duration_seconds",
             "HTTP request latency by route and status",
             labels,
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=self._registry,
         )
-        self.predictions = Counter("predictions", "Records predicted", registry=self.registry)
-        self.predicted_classes = Counter(
-            "predicted_class", "Predicted records by class", ("label",), registry=self.registry
+        self._predictions = Counter("predictions", "Records predicted", registry=self._registry)
+        self._predicted_classes = Counter(
+            "predicted_class", "Predicted records by class", ("label",), registry=self._registry
         )
-        self.validation_errors = Counter(
+        self._refusals = Counter(
             "validation_errors",
             "Refused /predict requests by the first rule broken",
             ("rule",),
-            registry=self.registry,
+            registry=self._registry,
         )
-        self.prediction_log_dropped = Counter(
+        self._dropped = Counter(
             "prediction_log_dropped",
             "Prediction-log entries not written, by reason: queue_full, write_error, shutdown",
             ("reason",),
-            registry=self.registry,
+            registry=self._registry,
         )
         for reason in DROP_REASONS:  # every reason shows from the start, at 0
-            self.prediction_log_dropped.labels(reason)
-        model = Info("model", "The served model", registry=self.registry)
+            self._dropped.labels(reason)
+        model = Info("model", "The served model", registry=self._registry)
         model.info(
             {
                 "name": metadata.name,
@@ -74,28 +74,32 @@ class ServingMetrics:
             }
         )
         if drift_report_dir is not None:
-            self.registry.register(_DriftCollector(drift_report_dir))
+            self._registry.register(_DriftCollector(drift_report_dir))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request and record its latency."""
         labels = (method, route, str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        self._requests.labels(*labels).inc()
+        self._latency.labels(*labels).observe(seconds)
 
     def observe_predictions(self, labels: Iterable[object] | None, count: int) -> None:
         """Count ``count`` predicted records and, for classification, their classes."""
-        self.predictions.inc(count)
+        self._predictions.inc(count)
         if labels is not None:
             for label, count_of_label in Tally(labels).items():
-                self.predicted_classes.labels(str(label)).inc(count_of_label)
+                self._predicted_classes.labels(str(label)).inc(count_of_label)
+
+    def count_refusal(self, rule: str) -> None:
+        """Count one refused /predict request by the first rule it broke."""
+        self._refusals.labels(rule).inc()
 
     def drop_log_entries(self, reason: str, entries: int) -> None:
         """Count prediction-log entries not written for ``reason``."""
-        self.prediction_log_dropped.labels(reason).inc(entries)
+        self._dropped.labels(reason).inc(entries)
 
     def render(self) -> bytes:
         """Every metric in the Prometheus text format."""
-        return generate_latest(self.registry)
+        return generate_latest(self._registry)
 
 
 class _DriftCollector(Collector):

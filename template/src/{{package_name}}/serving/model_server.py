@@ -298,7 +298,7 @@ class Predictor:
         try:
             outcomes = self.server.predict(rows)
         except RequestError as error:  # a record the model cannot score
-            self.metrics.validation_errors.labels(error.problems[0].rule).inc()
+            self.metrics.count_refusal(error.problems[0].rule)
             raise
         predictions = [value for value, _ in outcomes]
         probabilities = None
@@ -329,7 +329,7 @@ class Predictor:
         # this undercounts keys: a flood of unknown keys is refused in milliseconds, unparsed.
         keys = body.count(b'":') - body.count(b'\\":')
         if keys > self._max_keys:
-            self.metrics.validation_errors.labels("too_many_keys").inc()
+            self.metrics.count_refusal("too_many_keys")
             message = f"the body has {keys} keys or more; at most {self._max_keys} are allowed"
             problem = Problem("body", "too_many_keys", message)
             raise RequestError(422, "invalid_input", f"body: {message}", [problem])
@@ -339,7 +339,7 @@ class Predictor:
             problems = problems_from_validation(error)
             first = problems[0]
             status = _STATUS_BY_RULE.get(first.rule, 422)
-            self.metrics.validation_errors.labels(first.rule).inc()
+            self.metrics.count_refusal(first.rule)
             summary = f"{first.field}: {first.message}"
             if len(problems) > 1:
                 summary += f" (and {len(problems) - 1} more problem(s))"
