@@ -1,7 +1,6 @@
-"""Serve predictions from a trained model: the HTTP API and its building blocks."""
+"""Serve predictions from a trained model: the HTTP API and its ``serve`` command."""
 
-from .app import create_app
-from .command import add_serve_command, run_serve
-from .settings import ENV_PREFIX, ServingSettings
+from .app import add_serve_command, create_app, run_serve
+from .settings import ServingSettings
 
-__all__ = ["ENV_PREFIX", "ServingSettings", "add_serve_command", "create_app", "run_serve"]
+__all__ = ["ServingSettings", "add_serve_command", "create_app", "run_serve"]

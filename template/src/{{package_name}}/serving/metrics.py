@@ -1,13 +1,23 @@
-"""Prometheus metrics of one app, in a registry of its own (so apps and tests never collide)."""
+"""Prometheus metrics of one app, in a registry of its own (so apps and tests never collide).
 
+Requests, predictions, refusals, prediction-log drops and the served model, plus gauges of
+the latest monitoring report (drift), read when /metrics is scraped.
+"""
+
+import logging
 from collections import Counter as Tally
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
-from ..core import ModelMetadata
+from ..core import ModelMetadata, latest_scores
 from .prediction_log import DROP_REASONS
+
+logger = logging.getLogger(__name__)
 
 #: Latency buckets in seconds: from sub-millisecond probes to slow large batches.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -18,60 +28,44 @@ class ServingMetrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
-        """Create every collector in a fresh registry."""
-        self.registry = CollectorRegistry()
+    def __init__(self, metadata: ModelMetadata, drift_report_dir: Path | None) -> None:
+        """Create every collector in a fresh registry, describing the model of ``metadata``.
+
+        With ``drift_report_dir`` (where ``monitor --report-dir`` writes), /metrics also shows
+        the latest report's drift gauges.
+        """
+        self._registry = CollectorRegistry()
         labels = ("method", "route", "status")
-        self.requests = Counter(
-            "http_requests", "HTTP requests by route and status", labels, registry=self.registry
+        self._requests = Counter(
+            "http_requests", "HTTP requests by route and status", labels, registry=self._registry
         )
-        self.latency = Histogram(
+        self._latency = Histogram(
             "http_request_duration_seconds",
             "HTTP request latency by route and status",
             labels,
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=self._registry,
         )
-        self.predictions = Counter("predictions", "Records predicted", registry=self.registry)
-        self.predicted_classes = Counter(
-            "predicted_class", "Predicted records by class", ("label",), registry=self.registry
+        self._predictions = Counter("predictions", "Records predicted", registry=self._registry)
+        self._predicted_classes = Counter(
+            "predicted_class", "Predicted records by class", ("label",), registry=self._registry
         )
-        self.validation_errors = Counter(
+        self._refusals = Counter(
             "validation_errors",
             "Refused /predict requests by the first rule broken",
             ("rule",),
-            registry=self.registry,
+            registry=self._registry,
         )
-        self.prediction_log_dropped = Counter(
+        self._dropped = Counter(
             "prediction_log_dropped",
             "Prediction-log entries not written, by reason: queue_full, write_error, shutdown",
             ("reason",),
-            registry=self.registry,
+            registry=self._registry,
         )
         for reason in DROP_REASONS:  # every reason shows from the start, at 0
-            self.prediction_log_dropped.labels(reason)
-        self.model = Info("model", "The served model", registry=self.registry)
-
-    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count one request and record its latency."""
-        labels = (method, route, str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
-
-    def observe_predictions(self, labels: Iterable[object] | None, count: int) -> None:
-        """Count ``count`` predicted records and, for classification, their classes."""
-        self.predictions.inc(count)
-        if labels is not None:
-            for label, count_of_label in Tally(labels).items():
-                self.predicted_classes.labels(str(label)).inc(count_of_label)
-
-    def drop_log_entries(self, reason: str, entries: int) -> None:
-        """Count prediction-log entries not written for ``reason``."""
-        self.prediction_log_dropped.labels(reason).inc(entries)
-
-    def describe_model(self, metadata: ModelMetadata) -> None:
-        """Publish the served model's name, version, task and estimator as labels."""
-        self.model.info(
+            self._dropped.labels(reason)
+        model = Info("model", "The served model", registry=self._registry)
+        model.info(
             {
                 "name": metadata.name,
                 "version": metadata.version,
@@ -79,7 +73,68 @@ class ServingMetrics:
                 "estimator": metadata.estimator,
             }
         )
+        if drift_report_dir is not None:
+            self._registry.register(_DriftCollector(drift_report_dir))
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request and record its latency."""
+        labels = (method, route, str(status))
+        self._requests.labels(*labels).inc()
+        self._latency.labels(*labels).observe(seconds)
+
+    def observe_predictions(self, labels: Iterable[object] | None, count: int) -> None:
+        """Count ``count`` predicted records and, for classification, their classes."""
+        self._predictions.inc(count)
+        if labels is not None:
+            for label, count_of_label in Tally(labels).items():
+                self._predicted_classes.labels(str(label)).inc(count_of_label)
+
+    def count_refusal(self, rule: str) -> None:
+        """Count one refused /predict request by the first rule it broke."""
+        self._refusals.labels(rule).inc()
+
+    def drop_log_entries(self, reason: str, entries: int) -> None:
+        """Count prediction-log entries not written for ``reason``."""
+        self._dropped.labels(reason).inc(entries)
 
     def render(self) -> bytes:
         """Every metric in the Prometheus text format."""
-        return generate_latest(self.registry)
+        return generate_latest(self._registry)
+
+
+class _DriftCollector(Collector):
+    """Expose every statistic of ``report_dir/report.json`` and its overall status."""
+
+    def __init__(self, report_dir: Path) -> None:
+        """Read reports from ``report_dir`` (where ``monitor --report-dir`` writes them)."""
+        self._report_dir = report_dir
+
+    def collect(self) -> Iterator[Metric]:
+        """Gauges of the latest report; none before the first run or for a broken report."""
+        try:
+            latest = latest_scores(self._report_dir)
+        except ValueError as error:
+            logger.warning("drift gauges skipped: %s", error)
+            return
+        if latest is None:
+            return
+        scores = GaugeMetricFamily(
+            "drift_score",
+            "Statistic per column in the latest monitoring report",
+            labels=("column", "statistic"),
+        )
+        for score in latest.scores:
+            scores.add_metric((score.column, score.statistic), score.value)
+        yield scores
+        status = GaugeMetricFamily(
+            "drift_status",
+            "Overall status of the latest monitoring report: 0 ok, 1 warn, 2 alert",
+            labels=("model_version",),
+        )
+        status.add_metric((latest.model_version or "",), latest.status_level)
+        yield status
+        yield GaugeMetricFamily(
+            "drift_report_timestamp_seconds",
+            "When the latest monitoring report was written (Unix time)",
+            value=latest.generated_at,
+        )

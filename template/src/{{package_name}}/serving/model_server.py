@@ -1,17 +1,25 @@
-"""The served model: loaded in the background, warmed up, then ready to predict records."""
+"""The served model: loaded in the background, then answering validated /predict bodies.
 
+:class:`ModelServer` loads, verifies and warms up the bundle, then predicts record rows;
+concurrent requests share one model call (:class:`MicroBatcher`). :class:`Predictor` is the
+/predict hot path: JSON body -> validated rows -> (micro-batched) model -> JSON bytes.
+"""
+
+import json
 import logging
 import re
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from pydantic import BaseModel, ValidationError
 
 from ..core import (
     METADATA_FILE,
@@ -25,8 +33,9 @@ from ..core import (
     predict_frame,
     resolve_model_dir,
 )
-from .batching import MicroBatcher, Outcome, Row
-from .errors import MAX_PROBLEMS, Problem, RequestError
+from .metrics import ServingMetrics
+from .prediction_log import LoggedBatch, PredictionLog
+from .schemas import MAX_PROBLEMS, Problem, RequestError, problems_from_validation
 
 logger = logging.getLogger(__name__)
 
@@ -34,22 +43,88 @@ logger = logging.getLogger(__name__)
 _ABSOLUTE_DIRECTORIES = re.compile(r"(?<![\w.])/(?:[^/\s'\"]+/)+")
 #: The rule a record breaks when the model cannot score it.
 UNSCORABLE = "unscorable_value"
+#: HTTP status of a refused body by the first rule it breaks; anything else is a 422.
+#: Only the records list has a length limit, so ``too_long`` always means too many records.
+_STATUS_BY_RULE = {"json_invalid": 400, "too_long": 413}
+
+Row = tuple[object, ...]
+#: What the model says about one row: the prediction and, for classification, class probabilities.
+Outcome = tuple[object, dict[str, float] | None]
 
 
-class Status(StrEnum):
-    """Where the model is in its start-up."""
+class ModelState(StrEnum):
+    """Where the served model is in its start-up (the ``status`` of /readyz and /model)."""
 
     LOADING = "loading"
     READY = "ready"
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
-class Predictions:
-    """Predicted values for a batch of records and, for classification, class probabilities."""
+@dataclass
+class _Job:
+    rows: Sequence[Row]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: list[Outcome] | None = None
+    error: Exception | None = None
 
-    values: list[object]
-    probabilities: list[dict[str, float]] | None
+
+class MicroBatcher:
+    """Predict rows with ``predict``, merging the jobs of concurrent callers.
+
+    A thread that finds no model call running takes every pending job (up to ``max_rows``
+    rows), predicts them together and hands each job its slice; threads whose job was taken
+    just wait for it. A single request alone is predicted at once, so batching adds no delay.
+    """
+
+    def __init__(self, predict: Callable[[Sequence[Row]], list[Outcome]], max_rows: int) -> None:
+        """``predict`` maps rows to one outcome per row, in order."""
+        self._predict = predict
+        self._max_rows = max_rows
+        self._pending: list[_Job] = []
+        self._pending_lock = threading.Lock()
+        self._run_lock = threading.Lock()
+
+    def predict(self, rows: Sequence[Row]) -> list[Outcome]:
+        """One outcome per row; raises what the model call raised."""
+        job = _Job(rows)
+        with self._pending_lock:
+            self._pending.append(job)
+        with self._run_lock:
+            while not job.done.is_set():
+                self._run(self._take_pending())
+        if job.error is not None:
+            raise job.error
+        return cast(list[Outcome], job.result)
+
+    def _take_pending(self) -> list[_Job]:
+        """Pending jobs, oldest first, up to ``max_rows`` rows (at least one job)."""
+        with self._pending_lock:
+            taken, rows = 0, 0
+            for job in self._pending:
+                if taken and rows + len(job.rows) > self._max_rows:
+                    break
+                taken, rows = taken + 1, rows + len(job.rows)
+            jobs, self._pending = self._pending[:taken], self._pending[taken:]
+        return jobs
+
+    def _run(self, jobs: list[_Job]) -> None:
+        try:
+            result = self._predict([row for job in jobs for row in job.rows])
+        except Exception as error:
+            if len(jobs) == 1:
+                jobs[0].error = error
+            else:  # predict each job alone, so a failure stays with the job that caused it
+                for job in jobs:
+                    self._run([job])
+        else:
+            start = 0
+            for job in jobs:
+                stop = start + len(job.rows)
+                job.result = result[start:stop]
+                start = stop
+        finally:
+            for job in jobs:
+                job.done.set()
 
 
 def read_metadata(path: Path) -> tuple[Path, ModelMetadata]:
@@ -92,7 +167,7 @@ class ModelServer:
         self.allow_version_mismatch = allow_version_mismatch
         self.directory = directory
         self.metadata = metadata
-        self.status = Status.LOADING
+        self.state = ModelState.LOADING
         self.reason = "the model is loading"
         self._bundle: ModelBundle | None = None
         # A plain object index: pandas' Arrow-backed string labels make column lookups slow.
@@ -100,7 +175,6 @@ class ModelServer:
         self._labels = [str(label) for label in metadata.classes]
         self._probability_columns = [f"{PROBABILITY_PREFIX}{label}" for label in self._labels]
         self._batcher = MicroBatcher(self._predict_rows, max_batch_rows)
-        self._loaded = threading.Event()
 
     @property
     def schema(self) -> FeatureSchema:
@@ -117,25 +191,15 @@ class ModelServer:
             self.predict([warm_up_row(self.schema)])
         except Exception as error:  # any failure must leave the service unready, not crash it
             reason = _ABSOLUTE_DIRECTORIES.sub("", str(error))
-            self.status, self.reason = Status.FAILED, f"the model failed to load: {reason}"
+            self.state, self.reason = ModelState.FAILED, f"the model failed to load: {reason}"
             logger.exception("cannot serve %s", self.directory)
         else:
-            self.status, self.reason = Status.READY, "ready"
+            self.state, self.reason = ModelState.READY, "ready"
             logger.info("serving model %s from %s", self.metadata.version, self.directory)
-        finally:
-            self._loaded.set()
 
-    def wait_loaded(self, timeout: float) -> bool:
-        """Wait until loading has ended (ready or failed); False on timeout."""
-        return self._loaded.wait(timeout)
-
-    def predict(self, rows: Sequence[Row]) -> Predictions:
+    def predict(self, rows: Sequence[Row]) -> list[Outcome]:
         """Predict validated record rows (values in schema order), sharing model calls."""
-        outcomes = self._batcher.predict(rows)
-        values = [value for value, _ in outcomes]
-        if self.metadata.task != "classification":
-            return Predictions(values, None)
-        return Predictions(values, [probabilities or {} for _, probabilities in outcomes])
+        return self._batcher.predict(rows)
 
     def _predict_rows(self, rows: Sequence[Row]) -> list[Outcome]:
         """Predict rows the request model has checked against the feature schema.
@@ -202,3 +266,84 @@ class ModelServer:
         if count > 1:
             summary += f" (and {count - 1} more record(s))"
         return RequestError(422, "invalid_input", summary, problems)
+
+
+class Predictor:
+    """Validate a request body with the schema's model and answer with predictions."""
+
+    def __init__(
+        self,
+        server: ModelServer,
+        body_model: type[BaseModel],
+        metrics: ServingMetrics,
+        log: PredictionLog | None,
+        max_rows: int,
+    ) -> None:
+        """Predict with ``server``; check bodies of up to ``max_rows`` records."""
+        self.server = server
+        self.body_model = body_model
+        self.metrics = metrics
+        self.log = log
+        self._classification = server.metadata.task == "classification"
+        # Keys a body may hold: every field of every record, plus a few unknown ones to name.
+        fields = len(server.schema.columns) + MAX_PROBLEMS
+        self._max_keys = max_rows * fields + 1 + MAX_PROBLEMS
+
+    def respond(self, body: bytes, request_id: str) -> bytes:
+        """The JSON response to ``body``, or :class:`RequestError` naming each problem."""
+        if self.server.state is not ModelState.READY:
+            retry = {"Retry-After": "1"}
+            raise RequestError(503, "not_ready", self.server.reason, headers=retry)
+        rows = self._rows(body)
+        try:
+            outcomes = self.server.predict(rows)
+        except RequestError as error:  # a record the model cannot score
+            self.metrics.count_refusal(error.problems[0].rule)
+            raise
+        predictions = [value for value, _ in outcomes]
+        probabilities = None
+        if self._classification:
+            probabilities = [classes or {} for _, classes in outcomes]
+        self.metrics.observe_predictions(predictions if self._classification else None, len(rows))
+        version = self.server.metadata.version
+        content: dict[str, object] = {"predictions": predictions}
+        if probabilities is not None:
+            content["probabilities"] = probabilities
+        content |= {"model_version": version, "request_id": request_id}
+        if self.log is not None:
+            batch = LoggedBatch(
+                timestamp=time.time(),
+                model_version=version,
+                request_id=request_id,
+                feature_names=self.server.schema.feature_names,
+                rows=rows,
+                predictions=predictions,
+                probabilities=probabilities,
+            )
+            self.log.submit(batch)
+        return json.dumps(content, allow_nan=False).encode()
+
+    def _rows(self, body: bytes) -> list[Row]:
+        """Each record's values in schema order, after every check of the record model."""
+        # Every key ends with `":` (an escaped quote inside a string does not count), so
+        # this undercounts keys: a flood of unknown keys is refused in milliseconds, unparsed.
+        keys = body.count(b'":') - body.count(b'\\":')
+        if keys > self._max_keys:
+            self.metrics.count_refusal("too_many_keys")
+            message = f"the body has {keys} keys or more; at most {self._max_keys} are allowed"
+            problem = Problem("body", "too_many_keys", message)
+            raise RequestError(422, "invalid_input", f"body: {message}", [problem])
+        try:
+            parsed = self.body_model.model_validate_json(body)
+        except ValidationError as error:
+            problems = problems_from_validation(error)
+            first = problems[0]
+            status = _STATUS_BY_RULE.get(first.rule, 422)
+            self.metrics.count_refusal(first.rule)
+            summary = f"{first.field}: {first.message}"
+            if len(problems) > 1:
+                summary += f" (and {len(problems) - 1} more problem(s))"
+            code = {400: "malformed_json", 413: "too_many_records"}.get(status, "invalid_input")
+            raise RequestError(status, code, summary, problems) from None
+        records: list[BaseModel] = parsed.__dict__["records"]
+        return [tuple(record.__dict__.values()) for record in records]

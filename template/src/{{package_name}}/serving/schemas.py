@@ -1,15 +1,86 @@
-"""Request and response models generated from the feature schema, so /docs shows real fields."""
+"""The shapes of /predict: request and response models, and the error body of every refusal.
 
+The request model is generated from the feature schema, so /docs shows the real fields; every
+refusal names the field, the rule broken and the request id.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..core import ColumnSchema, FeatureSchema
-from .errors import MAX_PROBLEMS
 
+#: Problems listed in one error body, at most; the message gives the total count.
+MAX_PROBLEMS = 20
 #: Values a prediction can take: a class label or a regression value.
 Label = int | float | str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: where (``field``), which ``rule`` and a readable ``message``."""
+
+    field: str
+    rule: str
+    message: str
+
+
+class RequestError(Exception):
+    """A request the service refuses with a 4xx status and (the first 20) problems."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        problems: Sequence[Problem] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Keep the HTTP status, an error code, a summary and the problems behind it."""
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.problems = tuple(problems)[:MAX_PROBLEMS]
+        self.headers = dict(headers or {})
+
+
+def error_response(
+    status: int,
+    error: str,
+    message: str,
+    request_id: str,
+    problems: Iterable[Problem] = (),
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """The JSON body every error shares: error code, message, request id and problems."""
+    body = {
+        "error": error,
+        "message": message,
+        "request_id": request_id,
+        "problems": [vars(problem) for problem in problems],
+    }
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def _field_path(location: Iterable[int | str]) -> str:
+    """``("records", 0, "age")`` -> ``records[0].age``; the body itself is ``body``."""
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path or "body"
+
+
+def problems_from_validation(error: ValidationError) -> list[Problem]:
+    """One problem per pydantic error; the offending input is never echoed back."""
+    return [
+        Problem(_field_path(item["loc"]), item["type"], item["msg"])
+        for item in error.errors(include_url=False, include_input=False, include_context=False)
+    ]
 
 
 class PredictResponse(BaseModel):
@@ -32,12 +103,13 @@ class ErrorResponse(BaseModel):
     problems: list[dict[str, str]]
 
 
-def record_model(schema: FeatureSchema) -> type[BaseModel]:
-    """A model of one record: every feature, required, with its type; nothing else.
+def request_model(schema: FeatureSchema, max_rows: int) -> type[BaseModel]:
+    """The /predict body: ``{"records": [record, ...]}`` with 1 to ``max_rows`` records.
 
-    Fields are named ``feature_<n>`` and aliased to the column names, so any column name
-    (spaces, keywords, pydantic's own attribute names) works; numbers must be finite JSON
-    numbers, and categories one of the training categories unless unseen ones are allowed.
+    A record holds every feature, required, with its type, and nothing else. Its fields are
+    named ``feature_<n>`` and aliased to the column names, so any column name (spaces,
+    keywords, pydantic's own attribute names) works; numbers must be finite JSON numbers, and
+    categories one of the training categories unless unseen ones are allowed.
     """
     fields: dict[str, Any] = {
         f"feature_{position}": (
@@ -46,21 +118,19 @@ def record_model(schema: FeatureSchema) -> type[BaseModel]:
         )
         for position, column in enumerate(schema.columns)
     }
-    config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
-    validators = {"refuse_key_floods": _key_limit(len(fields))}
-    model: type[BaseModel] = create_model(
-        "Record", __config__=config, __validators__=validators, **fields
+    strict = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+    record: type[BaseModel] = create_model(
+        "Record",
+        __config__=strict,
+        __validators__={"refuse_key_floods": _key_limit(len(fields))},
+        **fields,
     )
-    return model
-
-
-def request_model(record: type[BaseModel], max_rows: int) -> type[BaseModel]:
-    """The /predict body: ``{"records": [record, ...]}`` with 1 to ``max_rows`` records."""
-    config = ConfigDict(extra="forbid")
     records = (list[record], Field(min_length=1, max_length=max_rows))  # type: ignore[valid-type]
-    validators = {"refuse_key_floods": _key_limit(1)}
     model: type[BaseModel] = create_model(
-        "PredictRequest", __config__=config, __validators__=validators, records=records
+        "PredictRequest",
+        __config__=ConfigDict(extra="forbid"),
+        __validators__={"refuse_key_floods": _key_limit(1)},
+        records=records,
     )
     return model
 
