@@ -44,6 +44,7 @@ from .report import (
     MetricReport,
     MonitoringReport,
     PerformanceReport,
+    PerformanceStatus,
     ReferenceInfo,
     write_report_json,
 )
@@ -211,7 +212,7 @@ def _summary(
     features: list[ColumnReport],
     predictions: list[ColumnReport],
     problems: list[str],
-    performance_status: str,
+    performance_status: PerformanceStatus,
     alert: bool,
     breached: bool,
 ) -> str:
