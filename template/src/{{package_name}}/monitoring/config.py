@@ -77,18 +77,24 @@ class MonitoringConfig(_Strict):
 
 
 def load_monitoring_config(path: Path = DEFAULT_MONITORING_CONFIG) -> MonitoringConfig:
-    """Read and validate ``path``; every problem is reported with its dotted key."""
+    """Read and validate ``path``; every problem is reported with its dotted key.
+
+    Raises:
+        MonitoringConfigError: when the file is missing, not a YAML mapping or invalid.
+    """
     raw = read_yaml_mapping(path, what="monitoring config", error=MonitoringConfigError)
-    return parse_monitoring_config(raw, source=str(path))
-
-
-def parse_monitoring_config(raw: Mapping[str, Any], *, source: str = "config") -> MonitoringConfig:
-    """Validate a mapping into a :class:`MonitoringConfig`."""
     try:
         return MonitoringConfig.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise MonitoringConfigError(f"{source}: {problems}") from None
+        # Same wording as core's training config errors (``source: key.path: problem; ...``).
+        # TODO: call core's formatter once core exports one for any config model.
+        raise MonitoringConfigError(
+            f"{path}: " + "; ".join(_describe(problem) for problem in error.errors())
+        ) from None
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    """One pydantic error as ``key.path: message``."""
+    message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+    location = ".".join(str(part) for part in error["loc"])
+    return f"{location}: {message}" if location else message

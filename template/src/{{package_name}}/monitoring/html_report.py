@@ -9,9 +9,9 @@ from html import escape
 from pathlib import Path
 
 from ..core import write_text_atomically
-from .report import REPORT_HTML, Bin, ColumnReport, MonitoringReport, Statistic
+from .report import Bin, ColumnReport, MonitoringReport, Statistic
 
-COLORS = {"ok": "#2e7d32", "warn": "#ef6c00", "alert": "#c62828"}
+REPORT_HTML = "report.html"
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem;color:#222}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.2rem .5rem;
@@ -124,7 +124,7 @@ def _column(column: ColumnReport) -> str:
         f"<section><h3>{escape(column.name)} {_badge(column.status)}</h3>"
         f"<p>{escape(column.role)}, {escape(column.kind)}; {column.current_rows} values, "
         f"missing share {_number(column.missing_share_reference)} in reference, {missing} now</p>"
-        f"<ul>{reasons}</ul>{_statistics(column.statistics)}{bar_chart(column.bins)}</section>"
+        f"<ul>{reasons}</ul>{_statistics(column.statistics)}{_bar_chart(column.bins)}</section>"
     )
 
 
@@ -140,7 +140,7 @@ def _statistics(statistics: Sequence[Statistic]) -> str:
     )
 
 
-def bar_chart(bins: Sequence[Bin], *, width: int = 640, height: int = 180) -> str:
+def _bar_chart(bins: Sequence[Bin], *, width: int = 640, height: int = 180) -> str:
     """Grouped bars of reference and current shares per bin, as inline SVG."""
     if not bins:
         return ""

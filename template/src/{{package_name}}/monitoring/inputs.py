@@ -1,19 +1,85 @@
-"""The current batch: a CSV/Parquet file, or the serving prediction log over a time window."""
+"""The inputs of a run: the reference, the current batch, and how the batch fits the schema.
+
+The reference is a saved model's profile or a data file; the current batch is a CSV/Parquet
+file or the serving prediction log over a time window.
+"""
 
 import json
 from collections import Counter
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from ..core import PREDICTION_COLUMN, PROBABILITY_PREFIX, DataError, read_table
+from ..core import (
+    PREDICTION_COLUMN,
+    PROBABILITY_PREFIX,
+    SUFFIXES,
+    DataError,
+    FeatureSchema,
+    ModelBundle,
+    infer_schema,
+    load_bundle,
+    profile_column,
+    read_table,
+)
+from .report import SchemaReport
+from .statistics import ColumnProfile
 
 LOG_SUFFIX = ".jsonl"
 #: What parsing a malformed log line raises: bad JSON or timestamp, a missing key, a non-object,
 #: JSON nested too deeply.
 MALFORMED = (ValueError, KeyError, TypeError, RecursionError)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Feature schema and profiles, plus the model when the reference is one."""
+
+    source: Path
+    schema: FeatureSchema
+    features: Mapping[str, ColumnProfile]
+    rows: int
+    bundle: ModelBundle | None = None
+
+    @property
+    def model_version(self) -> str | None:
+        """Version of the reference model, if any."""
+        return self.bundle.metadata.version if self.bundle else None
+
+    @property
+    def target(self) -> str | None:
+        """Target column of the reference model, if any."""
+        return self.bundle.metadata.target if self.bundle else None
+
+
+def load_reference(
+    path: Path, *, target: str = "target", allow_version_mismatch: bool = False
+) -> Reference:
+    """A model directory or models root (its latest good model), or a CSV/Parquet file.
+
+    A data file is profiled on the fly: every column except ``target`` is a feature, and
+    there is no model, so prediction drift and performance are not judged.
+    """
+    if path.suffix.lower() in SUFFIXES:
+        frame = read_table(path)
+        features = frame.drop(columns=[target], errors="ignore")
+        schema = infer_schema(features)
+        profiles = {
+            column.name: profile_column(features[column.name], column.kind)
+            for column in schema.columns
+        }
+        return Reference(source=path, schema=schema, features=profiles, rows=len(frame))
+    bundle = load_bundle(path, allow_version_mismatch=allow_version_mismatch)
+    return Reference(
+        source=bundle.directory,
+        schema=bundle.schema,
+        features=bundle.profile.features,
+        rows=bundle.profile.rows,
+        bundle=bundle,
+    )
 
 
 @dataclass(frozen=True)
@@ -45,13 +111,13 @@ def read_current(
 ) -> CurrentBatch:
     """Read ``path``: ``.jsonl`` is a prediction log, ``.csv``/``.parquet`` a batch."""
     if path.suffix.lower() == LOG_SUFFIX:
-        return read_prediction_log(path, since=since, until=until)
+        return _read_prediction_log(path, since=since, until=until)
     if since is not None or until is not None:
         raise ValueError("--since/--until select a time window of a prediction log (.jsonl) only")
     return CurrentBatch(source=path, frame=read_table(path))
 
 
-def read_prediction_log(
+def _read_prediction_log(
     path: Path, *, since: datetime | None = None, until: datetime | None = None
 ) -> CurrentBatch:
     """Records logged at ``since <= timestamp < until`` (either bound optional).
@@ -115,3 +181,34 @@ def _record(
     for label, probability in probabilities.items():
         output[f"{PROBABILITY_PREFIX}{label}"] = probability
     return moment, str(value.get("model_version", "")), features, output
+
+
+def check_columns(
+    schema: FeatureSchema, frame: pd.DataFrame, *, expected_extra: Collection[str] = ()
+) -> SchemaReport:
+    """Missing feature columns and numeric columns holding non-numbers alert; extras are listed.
+
+    Values that cannot be read as numbers count as missing in the drift statistics.
+    """
+    missing = [name for name in schema.feature_names if name not in frame.columns]
+    known = {*schema.feature_names, *expected_extra}
+    extra = [str(name) for name in frame.columns if name not in known]
+    problems = [f"column {name!r}: missing from the batch" for name in missing]
+    for column in schema.columns:
+        if column.kind != "numeric" or column.name not in frame.columns:
+            continue
+        values = frame[column.name]
+        numbers = pd.to_numeric(values, errors="coerce")
+        unreadable = int((numbers.isna() & values.notna()).sum())
+        if unreadable:
+            problems.append(
+                f"column {column.name!r}: expected numbers (training dtype {column.dtype}), got "
+                f"dtype {values.dtype} with {unreadable} value(s) that are not numbers; "
+                "they count as missing"
+            )
+    return SchemaReport(
+        status="alert" if problems else "ok",
+        missing_columns=missing,
+        extra_columns=extra,
+        problems=problems,
+    )

@@ -10,11 +10,13 @@ from ..core import REPORT_JSON, DriftStatus, write_text_atomically
 from .config import MonitoringConfig
 
 REPORT_FORMAT = 1
-REPORT_HTML = "report.html"
 
-Status = DriftStatus
-StatisticStatus = Literal["ok", "warn", "alert", "info", "skipped"]
-STATUS_RANK: dict[str, int] = {"skipped": 0, "info": 0, "ok": 0, "warn": 1, "alert": 2}
+#: A statistic shown but never judged (``info``), or one without a value to judge (``skipped``).
+Unjudged = Literal["info", "skipped"]
+#: Verdict of one statistic: a drift status when it has thresholds, else why it has none.
+StatisticStatus = DriftStatus | Unjudged
+#: Verdict of the performance check and of each metric; ``skipped`` when not judged.
+PerformanceStatus = Literal["ok", "alert", "skipped"]
 
 
 class _Report(BaseModel):
@@ -46,7 +48,7 @@ class ColumnReport(_Report):
     name: str
     role: Literal["feature", "prediction"]
     kind: Literal["numeric", "categorical"]
-    status: Status
+    status: DriftStatus
     severity: float
     reasons: list[str]
     current_rows: int
@@ -60,7 +62,7 @@ class ColumnReport(_Report):
 class SchemaReport(_Report):
     """How the batch's columns differ from the feature schema."""
 
-    status: Status
+    status: DriftStatus
     missing_columns: list[str]
     extra_columns: list[str]
     problems: list[str]
@@ -74,13 +76,13 @@ class MetricReport(_Report):
     current: float | None
     limit: float
     higher_is_better: bool
-    status: Literal["ok", "alert", "skipped"]
+    status: PerformanceStatus
 
 
 class PerformanceReport(_Report):
     """Task metrics when the batch has labels and the reference is a model."""
 
-    status: Literal["ok", "alert", "skipped"]
+    status: PerformanceStatus
     rows: int
     reason: str | None = None
     metrics: list[MetricReport] = []
@@ -121,7 +123,7 @@ class MonitoringReport(_Report):
 
     format_version: int = REPORT_FORMAT
     generated_at: datetime
-    status: Status
+    status: DriftStatus
     summary: str
     reference: ReferenceInfo
     current: CurrentInfo
@@ -137,8 +139,3 @@ class MonitoringReport(_Report):
 def write_report_json(report: MonitoringReport, directory: Path) -> Path:
     """Write ``report.json`` under ``directory``."""
     return write_text_atomically(directory / REPORT_JSON, report.model_dump_json(indent=2) + "\n")
-
-
-def read_report(path: Path) -> MonitoringReport:
-    """Read and validate a ``report.json``."""
-    return MonitoringReport.model_validate_json(path.read_text(encoding="utf-8"))

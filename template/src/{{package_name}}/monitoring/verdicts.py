@@ -1,4 +1,4 @@
-"""Turn drift statistics into per-column verdicts with thresholds and reasons.
+"""Verdicts: drift statistics judged against thresholds per column, and alerting over windows.
 
 A column **alerts** when its distribution test rejects (corrected p-value below
 ``drift.p_value``) *and* at least one distance (PSI, Jensen-Shannon, normalized Wasserstein)
@@ -8,18 +8,38 @@ alerting on sampling noise (distances of a 100-row batch often exceed 0.1 by cha
 batches from alerting on negligible shifts. A column **warns** when the test rejects but no
 distance is large, or a missing or unseen share reaches its warn threshold. Large distances
 without a rejecting test are noted in the reasons but leave the column ``ok``.
+
+Alerting does not flap: a small JSON history holds one entry per run (window), newest last.
+A run alerts when it breached and at least ``breaches`` of the last ``windows`` runs (itself
+included) breached.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
 from scipy.stats import false_discovery_control
 
-from .config import Band, DriftConfig
-from .report import STATUS_RANK, Bin, ColumnReport, Statistic, StatisticStatus, Status
+from ..core import (
+    DRIFT_STATUSES,
+    CategoricalProfile,
+    DriftStatus,
+    NumericProfile,
+    write_text_atomically,
+)
+from .config import AlertingConfig, Band, DriftConfig
+from .report import AlertingReport, Bin, ColumnReport, Statistic, StatisticStatus
+from .statistics import ColumnProfile, categorical_statistics, numeric_statistics
 
-DISTANCES = ("psi", "jensen_shannon", "wasserstein_normalized")
+HISTORY_FILE = "history.json"
+
+Role = Literal["feature", "prediction"]
 
 
 @dataclass(frozen=True)
@@ -27,9 +47,9 @@ class ColumnFindings:
     """Raw statistics of one column before correction and verdict."""
 
     name: str
-    role: str
-    kind: str
-    test: str
+    role: Role
+    kind: Literal["numeric", "categorical"]
+    test: Literal["ks", "chi2"]
     statistic: float | None
     p_value: float | None
     distances: dict[str, float | None]
@@ -38,10 +58,121 @@ class ColumnFindings:
     current_rows: int
     current_missing: int
     missing_share_reference: float
-    bins: list[Bin] = field(default_factory=list)
+    bins: list[Bin]
 
 
-def correct(p_values: Sequence[float | None], method: str) -> list[float | None]:
+def judge_columns(
+    profiles: Mapping[str, ColumnProfile],
+    values: Mapping[str, pd.Series],
+    *,
+    role: Role,
+    config: DriftConfig,
+) -> list[ColumnReport]:
+    """Verdicts on every column of ``profiles`` (one multiple-testing family), most severe first.
+
+    Numeric columns are compared together, then each categorical column.
+    """
+    numeric = {name: p for name, p in profiles.items() if isinstance(p, NumericProfile)}
+    columns = _numeric_findings(numeric, values, role=role, epsilon=config.psi_epsilon)
+    columns += [
+        _categorical_findings(name, profile, values[name], role=role, epsilon=config.psi_epsilon)
+        for name, profile in profiles.items()
+        if isinstance(profile, CategoricalProfile)
+    ]
+    adjusted = _correct([column.p_value for column in columns], config.correction)
+    reports = [_judge(column, p, config) for column, p in zip(columns, adjusted, strict=True)]
+    return sorted(reports, key=lambda r: (DRIFT_STATUSES.index(r.status), r.severity), reverse=True)
+
+
+def _numeric_findings(
+    profiles: dict[str, NumericProfile],
+    values: Mapping[str, pd.Series],
+    *,
+    role: Role,
+    epsilon: float,
+) -> list[ColumnFindings]:
+    """Statistics of every column in ``profiles`` (all in ``values``), computed at once."""
+    if not profiles:
+        return []
+    matrix = np.vstack([_numbers(values[name]) for name in profiles])
+    found = numeric_statistics(list(profiles.values()), matrix, epsilon=epsilon)
+    return [
+        ColumnFindings(
+            name=name,
+            role=role,
+            kind="numeric",
+            test="ks",
+            statistic=_value(found.ks_statistic[index]),
+            p_value=_value(found.ks_p_value[index]),
+            distances={
+                "psi": _value(found.psi[index]),
+                "jensen_shannon": _value(found.jensen_shannon[index]),
+                "wasserstein_normalized": _value(found.wasserstein_normalized[index]),
+            },
+            info={"wasserstein": _value(found.wasserstein[index])},
+            unseen_share=None,
+            current_rows=int(found.rows[index]),
+            current_missing=int(found.missing[index]),
+            missing_share_reference=profile.missing_share,
+            bins=_numeric_bins(profile, found.bin_shares[index], int(found.rows[index])),
+        )
+        for index, (name, profile) in enumerate(profiles.items())
+    ]
+
+
+def _categorical_findings(
+    name: str, profile: CategoricalProfile, values: pd.Series, *, role: Role, epsilon: float
+) -> ColumnFindings:
+    """Statistics of one categorical column."""
+    found = categorical_statistics(profile, values, epsilon=epsilon)
+    current: list[float | None] = (
+        list(found.current_shares) if found.current_shares else [None] * len(found.labels)
+    )
+    return ColumnFindings(
+        name=name,
+        role=role,
+        kind="categorical",
+        test="chi2",
+        statistic=found.chi2_statistic,
+        p_value=found.chi2_p_value,
+        distances={"psi": found.psi},
+        info={},
+        unseen_share=found.unseen_share,
+        current_rows=found.rows,
+        current_missing=found.missing,
+        missing_share_reference=profile.missing_share,
+        bins=[
+            Bin(label=label, reference=reference, current=share)
+            for label, reference, share in zip(
+                found.labels, found.reference_shares, current, strict=True
+            )
+        ],
+    )
+
+
+def _numbers(values: pd.Series) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
+    """Values as float64; anything that is not a number becomes NaN (missing)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    return np.asarray(numbers.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
+
+
+def _value(number: float) -> float | None:
+    return None if np.isnan(number) else float(number)
+
+
+def _numeric_bins(profile: NumericProfile, shares: Sequence[float], rows: int) -> list[Bin]:
+    """Labels of the reference decile bins, with reference and current shares."""
+    edges = profile.bin_edges
+    labels = [f"< {edges[1]:.4g}"] if len(edges) > 2 else []
+    labels += [f"[{low:.4g}, {high:.4g})" for low, high in pairwise(edges[1:-1])]
+    labels.append(f">= {edges[-2]:.4g}" if len(edges) > 2 else "all")
+    return [
+        Bin(label=label, reference=reference, current=float(share) if rows else None)
+        for label, reference, share in zip(labels, profile.bin_shares, shares, strict=False)
+    ]
+
+
+def _correct(p_values: Sequence[float | None], method: str) -> list[float | None]:
     """Benjamini-Hochberg or Bonferroni adjusted p-values; ``None`` stays ``None``."""
     tested = [p for p in p_values if p is not None]
     if not tested:
@@ -51,13 +182,6 @@ def correct(p_values: Sequence[float | None], method: str) -> list[float | None]
     else:
         adjusted = iter(min(1.0, p * len(tested)) for p in tested)
     return [None if p is None else float(next(adjusted)) for p in p_values]
-
-
-def judge(columns: Sequence[ColumnFindings], config: DriftConfig) -> list[ColumnReport]:
-    """Verdicts for ``columns`` (one multiple-testing family), most severe first."""
-    adjusted = correct([column.p_value for column in columns], config.correction)
-    reports = [_judge(column, p, config) for column, p in zip(columns, adjusted, strict=True)]
-    return sorted(reports, key=lambda r: (STATUS_RANK[r.status], r.severity), reverse=True)
 
 
 def _judge(column: ColumnFindings, adjusted: float | None, config: DriftConfig) -> ColumnReport:
@@ -82,12 +206,12 @@ def _judge(column: ColumnFindings, adjusted: float | None, config: DriftConfig) 
     large = [name for name in column.distances if by_name[name].status == "alert"]
     shares = [by_name[name] for name in ("missing_share_change", "unseen_share") if name in by_name]
     reasons = []
-    status: Status = "ok"
+    status: DriftStatus = "ok"
     if significant and large:
         status = "alert"
         reasons.append(
             f"{column.test} test rejects (corrected p = {adjusted:.3g}) "
-            f"and {_list(large)} reach the alert threshold"
+            f"and {', '.join(large)} reach the alert threshold"
         )
     elif significant:
         status = "warn"
@@ -97,18 +221,18 @@ def _judge(column: ColumnFindings, adjusted: float | None, config: DriftConfig) 
         )
     elif large:
         reasons.append(
-            f"{_list(large)} reach the alert threshold "
+            f"{', '.join(large)} reach the alert threshold "
             f"but the {column.test} test does not reject: sampling noise at this batch size"
         )
     for share in shares:
-        if share.status in ("warn", "alert"):
+        if share.status == "warn" or share.status == "alert":
             limit = share.alert if share.status == "alert" else share.warn
             reasons.append(f"{share.name} {share.value:.3g} >= {share.status} threshold {limit:g}")
-            status = "alert" if share.status == "alert" else _worst(status, "warn")
+            status = max(status, share.status, key=DRIFT_STATUSES.index)
     return ColumnReport(
         name=column.name,
-        role="feature" if column.role == "feature" else "prediction",
-        kind="numeric" if column.kind == "numeric" else "categorical",
+        role=column.role,
+        kind=column.kind,
         status=status,
         severity=_severity(statistics),
         reasons=reasons,
@@ -151,9 +275,49 @@ def _severity(statistics: Sequence[Statistic]) -> float:
     return float(max(ratios, default=0.0))
 
 
-def _worst(first: Status, second: Status) -> Status:
-    return first if STATUS_RANK[first] >= STATUS_RANK[second] else second
+class Window(BaseModel):
+    """One past monitoring run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    generated_at: datetime
+    current: str
+    breached: bool
 
 
-def _list(names: Sequence[str]) -> str:
-    return ", ".join(names)
+class History(BaseModel):
+    """Past runs, oldest first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    windows: list[Window] = []
+
+
+def read_history(path: Path) -> History:
+    """The history at ``path``; an absent file is an empty history."""
+    if not path.is_file():
+        return History()
+    try:
+        return History.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as error:
+        raise ValueError(
+            f"alert history {path} is malformed ({error.error_count()} problem(s)); "
+            "fix or delete it to start a new history"
+        ) from None
+
+
+def record_window(path: Path, window: Window, config: AlertingConfig) -> AlertingReport:
+    """Append ``window`` to the history at ``path`` (atomically) and decide whether to alert."""
+    history = read_history(path)
+    windows = [*history.windows, window][-config.history_size :]
+    recent = windows[-config.windows :]
+    breaches = sum(entry.breached for entry in recent)
+    write_text_atomically(path, History(windows=windows).model_dump_json(indent=2) + "\n")
+    return AlertingReport(
+        breached=window.breached,
+        alert=window.breached and breaches >= config.breaches,
+        breaches=breaches,
+        windows=len(recent),
+        required=config.breaches,
+        history=str(path),
+    )

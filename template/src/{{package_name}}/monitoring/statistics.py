@@ -1,25 +1,35 @@
-"""Drift statistics of many numeric columns at once, against their reference sketches.
+"""Drift statistics of a batch against reference profiles: numeric and categorical columns.
 
-The current values of a block of columns are sorted in one ``np.sort`` call (a 2-D array,
-one row per column). Each column's reference grid (the distinct values of its reference
-sample) is then located in its sorted values with ``np.searchsorted``: a thousand look-ups
-per column, not one per value. Everything else is computed on 2-D arrays for all columns
-at once:
+**Numeric columns** are compared all at once. Their current values are sorted in one
+``np.sort`` call (a 2-D array, one row per column); each column's reference grid (the distinct
+values of its sketch) is then located in its sorted values with ``np.searchsorted``: a thousand
+look-ups per column, not one per value. Everything else is computed on 2-D arrays:
 
 * **KS**: the two-sample Kolmogorov-Smirnov statistic is the largest gap between the two
   empirical CDFs. Both are step functions, so the gap is largest at a grid point or just
   before one, where the counts give it exactly: identical to ``scipy.stats.ks_2samp`` on the
-  reference sample and the current values. The p-value is scipy's asymptotic one,
+  sketch and the current values. The p-value is scipy's asymptotic one,
   ``scipy.stats.kstwo.sf(D, round(m * n / (m + n)))``, as ``ks_2samp(method="asymp")``.
 * **PSI** on the reference decile bins (their edges are grid points), with ``epsilon`` in
   place of empty shares.
 * **Jensen-Shannon distance** (base 2, so within [0, 1]) on the same bins, by
   ``scipy.spatial.distance.jensenshannon``.
-* **Wasserstein-1** between the reference sample and the current values (the area between
-  the CDFs, as ``scipy.stats.wasserstein_distance``), from prefix sums of the sorted
-  values, divided by the reference standard deviation.
+* **Wasserstein-1** between the sketch and the current values (the area between the CDFs, as
+  ``scipy.stats.wasserstein_distance``), from prefix sums of the sorted values, divided by the
+  reference standard deviation.
+
+Why not a loop over scipy: measured with ``scripts/bench_monitoring.py`` (30 features,
+1,001-value sketches, 10,000 and 100,000 rows, a 2-core machine shared with other jobs, several
+runs), all five numbers here take 1.6-2.8x less time than ``ks_2samp(method="asymp")`` alone
+and 10-27x less than scipy computing the same numbers column by column (``ks_2samp``,
+``wasserstein_distance``, ``np.histogram`` shares, ``jensenshannon``); at 100,000 rows e.g.
+105 ms, 295 ms and 2.8 s. The values agree with scipy's to 1e-13.
 
 Columns are processed in blocks of about :data:`BLOCK_VALUES` values to bound memory.
+
+**Categorical columns** are compared one at a time: Pearson's chi-squared test of homogeneity
+(``scipy.stats.chi2_contingency``), PSI over the reference categories plus :data:`UNSEEN`, and
+the share of unseen categories.
 """
 
 from collections.abc import Sequence
@@ -28,34 +38,28 @@ from typing import Self
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from scipy.spatial.distance import jensenshannon
-from scipy.stats import kstwo
+from scipy.stats import chi2_contingency, kstwo
 
+from ..core import CategoricalProfile, NumericProfile
+
+ColumnProfile = NumericProfile | CategoricalProfile
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 
 #: Values sorted per block of columns: bounds memory at a few arrays of this many floats.
 BLOCK_VALUES = 1 << 22
-#: Share used in place of an empty bin's share in PSI, so the logarithm stays finite.
-PSI_EPSILON = 1e-4
-
-
-@dataclass(frozen=True)
-class ColumnReference:
-    """What the statistics need of one numeric reference column."""
-
-    sketch: Sequence[float] | Floats
-    bin_edges: Sequence[float] | Floats
-    bin_shares: Sequence[float] | Floats
-    std: float
+#: Label of the bin holding categories the reference never saw.
+UNSEEN = "(unseen)"
 
 
 @dataclass(frozen=True)
 class ReferenceGrid:
-    """Reference samples of several numeric columns as padded 2-D arrays, one row each.
+    """Reference sketches of several numeric columns as padded 2-D arrays, one row each.
 
-    ``points`` holds each column's distinct sorted sample values followed by ``+inf``
-    padding; ``cumulative`` the number of sample values at or below each point.
+    ``points`` holds each column's distinct sorted sketch values followed by ``+inf``
+    padding; ``cumulative`` the number of sketch values at or below each point.
     """
 
     points: Floats
@@ -72,37 +76,37 @@ class ReferenceGrid:
         return int(self.sizes.size)
 
     @classmethod
-    def from_columns(cls, columns: Sequence[ColumnReference]) -> Self:
+    def from_profiles(cls, profiles: Sequence[NumericProfile]) -> Self:
         """Build the grid; every inner bin edge must be a value of its column's sketch."""
-        distinct = [np.unique(np.asarray(column.sketch, dtype=np.float64)) for column in columns]
+        distinct = [np.unique(np.asarray(profile.sketch, dtype=np.float64)) for profile in profiles]
         if any(values.size == 0 or not np.isfinite(values).all() for values in distinct):
             raise ValueError("every reference sketch needs at least one value, all finite")
         width = max((values.size for values in distinct), default=0) + 1
-        bins = max((len(column.bin_shares) for column in columns), default=1)
-        points = np.full((len(columns), width), np.inf)
-        cumulative = np.zeros((len(columns), width), dtype=np.int64)
-        edge_index = np.full((len(columns), bins - 1), width - 1, dtype=np.int64)
-        shares = np.zeros((len(columns), bins))
-        for row, (column, values) in enumerate(zip(columns, distinct, strict=True)):
-            sample = np.asarray(column.sketch, dtype=np.float64)
+        bins = max((len(profile.bin_shares) for profile in profiles), default=1)
+        points = np.full((len(profiles), width), np.inf)
+        cumulative = np.zeros((len(profiles), width), dtype=np.int64)
+        edge_index = np.full((len(profiles), bins - 1), width - 1, dtype=np.int64)
+        shares = np.zeros((len(profiles), bins))
+        for row, (profile, values) in enumerate(zip(profiles, distinct, strict=True)):
+            sample = np.asarray(profile.sketch, dtype=np.float64)
             points[row, : values.size] = values
             cumulative[row] = np.searchsorted(np.sort(sample), points[row], side="right")
-            inner = np.asarray(column.bin_edges[1:-1], dtype=np.float64)
+            inner = np.asarray(profile.bin_edges[1:-1], dtype=np.float64)
             index = np.searchsorted(values, inner)
             found = values[np.minimum(index, values.size - 1)]
             if (index >= values.size).any() or (found != inner).any():
                 raise ValueError("reference bin edges must be values of the reference sketch")
             edge_index[row, : inner.size] = index
-            shares[row, : len(column.bin_shares)] = column.bin_shares
-        sizes = np.asarray([len(column.sketch) for column in columns], dtype=np.int64)
+            shares[row, : len(profile.bin_shares)] = profile.bin_shares
+        sizes = np.asarray([len(profile.sketch) for profile in profiles], dtype=np.int64)
         counts = np.asarray([values.size for values in distinct], dtype=np.int64)
-        scale = np.asarray([column.std if column.std > 0 else 1.0 for column in columns])
+        scale = np.asarray([profile.std if profile.std > 0 else 1.0 for profile in profiles])
         return cls(points, cumulative, sizes, counts, edge_index, shares, scale)
 
 
 @dataclass(frozen=True)
 class NumericStatistics:
-    """Statistics of every column (arrays indexed like the grid's rows); NaN without values."""
+    """Statistics of every column (arrays indexed like the profiles); NaN without values."""
 
     rows: Ints
     missing: Ints
@@ -116,12 +120,13 @@ class NumericStatistics:
 
 
 def numeric_statistics(
-    grid: ReferenceGrid, values: Floats, *, epsilon: float = PSI_EPSILON
+    profiles: Sequence[NumericProfile], values: Floats, *, epsilon: float
 ) -> NumericStatistics:
-    """Compare ``values`` (shape ``(columns, rows)``) with the grid, column by column.
+    """Compare ``values`` (shape ``(columns, rows)``) with ``profiles``, column by column.
 
     NaN and infinite values count as missing; a column without values gets NaN statistics.
     """
+    grid = ReferenceGrid.from_profiles(profiles)
     if values.ndim != 2 or values.shape[0] != grid.columns:
         raise ValueError(f"expected {grid.columns} column(s) of values, got shape {values.shape}")
     if values.shape[1] == 0:
@@ -201,10 +206,10 @@ def _bin_shares(edge_index: Ints, before: Ints, rows: Ints) -> Floats:
 
 
 def _psi(reference: Floats, current: Floats, epsilon: float) -> Floats:
-    """Population Stability Index per row; empty shares count as ``epsilon``."""
+    """Population Stability Index along the last axis; empty shares count as ``epsilon``."""
     expected = np.maximum(reference, epsilon)
     actual = np.maximum(current, epsilon)
-    psi: Floats = ((actual - expected) * np.log(actual / expected)).sum(axis=1)
+    psi: Floats = ((actual - expected) * np.log(actual / expected)).sum(axis=-1)
     return psi
 
 
@@ -268,3 +273,61 @@ def _wasserstein(
     area = np.where(inside, np.where(crossing, crossed, plain), 0.0).sum(axis=1)
     result: Floats = tails[:, 0] / size[:, 0] + area
     return result
+
+
+@dataclass(frozen=True)
+class CategoricalStatistics:
+    """Statistics of one column; ``None`` where the current batch has no values."""
+
+    rows: int
+    missing: int
+    chi2_statistic: float | None
+    chi2_p_value: float | None
+    psi: float | None
+    unseen_share: float | None
+    labels: list[str]
+    reference_shares: list[float]
+    current_shares: list[float] | None
+
+
+def categorical_statistics(
+    profile: CategoricalProfile, values: pd.Series, *, epsilon: float
+) -> CategoricalStatistics:
+    """Compare current ``values`` with the reference category shares of ``profile``.
+
+    Bins are the reference categories plus :data:`UNSEEN`. The chi-squared test is Pearson's
+    test of homogeneity on the 2 x k table of reference and current counts (no continuity
+    correction); bins empty in both are dropped, and a table with one bin left gives
+    statistic 0 and p-value 1.
+    """
+    frequencies = profile.frequencies
+    labels = [*sorted(frequencies), UNSEEN]
+    reference_shares = np.asarray([frequencies[label] for label in labels[:-1]] + [0.0])
+    present = values.dropna().astype(str)
+    missing = int(values.size - present.size)
+    if present.empty:
+        return CategoricalStatistics(
+            0, missing, None, None, None, None, labels, reference_shares.tolist(), None
+        )
+    counts = present.value_counts()
+    current = np.asarray([int(counts.get(label, 0)) for label in labels[:-1]] + [0])
+    current[-1] = present.size - current.sum()
+    table = np.vstack([np.rint(reference_shares * profile.count), current])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        statistic, p_value = 0.0, 1.0
+    else:
+        result = chi2_contingency(table, correction=False)
+        statistic, p_value = float(result.statistic), float(result.pvalue)
+    current_shares = current / present.size
+    return CategoricalStatistics(
+        rows=int(present.size),
+        missing=missing,
+        chi2_statistic=statistic,
+        chi2_p_value=p_value,
+        psi=float(_psi(reference_shares, current_shares, epsilon)),
+        unseen_share=float(current_shares[-1]),
+        labels=labels,
+        reference_shares=reference_shares.tolist(),
+        current_shares=current_shares.tolist(),
+    )
