@@ -33,6 +33,7 @@ from .config import (
     parse_config,
     parse_yaml,
     read_yaml_mapping,
+    validate_config,
 )
 from .data import (
     SUFFIXES,
@@ -49,6 +50,7 @@ from .pipeline import (
     build_estimator,
     build_pipeline,
     predict_frame,
+    predict_in_range,
 )
 from .profile import (
     DRIFT_STATUSES,
@@ -115,6 +117,7 @@ __all__ = [
     "parse_config",
     "parse_yaml",
     "predict_frame",
+    "predict_in_range",
     "profile_column",
     "read_table",
     "read_yaml_mapping",
@@ -125,6 +128,7 @@ __all__ = [
     "save_bundle",
     "save_model",
     "score_model",
+    "validate_config",
     "write_data",
     "write_demo_data",
     "write_table",

@@ -1,12 +1,11 @@
 """Monitoring configuration: ``configs/monitoring.yaml`` parsed into strict pydantic models."""
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..core import ConfigError, read_yaml_mapping
+from ..core import ConfigError, read_yaml_mapping, validate_config
 
 DEFAULT_MONITORING_CONFIG = Path("configs/monitoring.yaml")
 
@@ -83,18 +82,4 @@ def load_monitoring_config(path: Path = DEFAULT_MONITORING_CONFIG) -> Monitoring
         MonitoringConfigError: when the file is missing, not a YAML mapping or invalid.
     """
     raw = read_yaml_mapping(path, what="monitoring config", error=MonitoringConfigError)
-    try:
-        return MonitoringConfig.model_validate(raw)
-    except ValidationError as error:
-        # Same wording as core's training config errors (``source: key.path: problem; ...``).
-        # TODO: call core's formatter once core exports one for any config model.
-        raise MonitoringConfigError(
-            f"{path}: " + "; ".join(_describe(problem) for problem in error.errors())
-        ) from None
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    """One pydantic error as ``key.path: message``."""
-    message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
-    location = ".".join(str(part) for part in error["loc"])
-    return f"{location}: {message}" if location else message
+    return validate_config(MonitoringConfig, raw, source=str(path), error=MonitoringConfigError)

@@ -14,10 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
@@ -30,7 +29,7 @@ from ..core import (
     ModelBundle,
     ModelMetadata,
     load_bundle,
-    predict_frame,
+    predict_in_range,
     resolve_model_dir,
 )
 from .metrics import ServingMetrics
@@ -209,7 +208,8 @@ class ModelServer:
 
         Raises:
             RequestError: 422 naming each record the model cannot score: a value so far
-                outside the training range that the pipeline overflows (inf or NaN).
+                outside the training range that the pipeline overflows (see core's
+                ``predict_in_range``, which ``predict`` uses for ``out_of_range`` rows).
         """
         if self._bundle is None:
             raise ArtifactError("the model is not loaded")
@@ -219,17 +219,9 @@ class ModelServer:
         else:
             frame = pd.DataFrame.from_records(rows, columns=self._columns)
             frame[schema.numeric] = frame[schema.numeric].astype("float64")
-        model = self._bundle.model
-        with np.errstate(over="ignore", invalid="ignore"):  # overflows are found below
-            try:
-                result = predict_frame(model, frame, self.metadata.task)
-            except ValueError:  # scikit-learn refuses the infinity an overflow produced
-                if not (failed := ~np.isfinite(self._distances(model, frame)).all(axis=1)).any():
-                    raise
-            else:
-                failed = ~np.isfinite(result.select_dtypes("number").to_numpy()).all(axis=1)
-            if failed.any():
-                raise self._unscorable(self._distances(model, frame), frame, failed)
+        result, unscorable = predict_in_range(self._bundle.model, frame, self.metadata.task)
+        if unscorable:
+            raise self._unscorable(unscorable, frame)
         values = result[PREDICTION_COLUMN].tolist()
         if self.metadata.task != "classification":
             return [(value, None) for value in values]
@@ -239,32 +231,22 @@ class ModelServer:
             for value, row in zip(values, matrix, strict=True)
         ]
 
-    def _distances(self, model: Any, frame: pd.DataFrame) -> npt.NDArray[np.float64]:
-        """Per record, each numeric feature's absolute standardised value (inf: overflow)."""
-        preprocess = model[:-1]
-        names = list(preprocess.get_feature_names_out())
-        transformed = np.asarray(preprocess.transform(frame), dtype="float64")
-        numeric = np.abs(transformed[:, [names.index(name) for name in self.schema.numeric]])
-        return np.where(np.isnan(numeric), np.inf, numeric)
-
-    def _unscorable(
-        self, distances: npt.NDArray[np.float64], frame: pd.DataFrame, failed: npt.ArrayLike
-    ) -> RequestError:
-        """A 422 naming, for each failed record, the numeric field furthest from training."""
+    def _unscorable(self, unscorable: dict[str, list[int]], frame: pd.DataFrame) -> RequestError:
+        """A 422 naming, for each record the model cannot score, the field to blame."""
         columns = {column.name: column for column in self.schema.columns}
+        blamed = sorted((row, name) for name, rows in unscorable.items() for row in rows)
         problems = []
-        for position in np.flatnonzero(failed)[:MAX_PROBLEMS]:
-            column = columns[self.schema.numeric[int(np.argmax(distances[position]))]]
-            value = float(frame.iloc[position][column.name])
+        for row, name in blamed[:MAX_PROBLEMS]:
+            column = columns[name]
+            value = float(frame.iloc[row][name])
             message = (
                 f"the model cannot score {value:g}: the pipeline overflows; "
                 f"seen in training: {column.minimum} to {column.maximum}"
             )
-            problems.append(Problem(f"records[{position}].{column.name}", UNSCORABLE, message))
-        count = int(np.count_nonzero(failed))
+            problems.append(Problem(f"records[{row}].{name}", UNSCORABLE, message))
         summary = f"{problems[0].field}: {problems[0].message}"
-        if count > 1:
-            summary += f" (and {count - 1} more record(s))"
+        if len(blamed) > 1:
+            summary += f" (and {len(blamed) - 1} more record(s))"
         return RequestError(422, "invalid_input", summary, problems)
 
 
