@@ -75,8 +75,22 @@ OWNED_EDITS = [
     Edit("configs/monitoring.yaml", "  breaches: 1 ", "  breaches: 2 "),
     Edit("configs/monitoring.yaml", "  windows: 1\n", "  windows: 3\n"),
 ]
+# An edit inside a module that release 0.4.0 merged into another (quality_gate.py into
+# training.py): that release's migration (migrations/0.4.0.yml) carries it into the merged module.
+# Projects from 0.4.0 on make the same edit where the code lives now.
+MOVED_EDITS = {
+    f"src/{PACKAGE}/core/training.py": Edit(
+        f"src/{PACKAGE}/core/quality_gate.py",
+        "    failures = []\n",
+        "    failures = []  # bounds agreed with the risk team (RISK-42)\n",
+    ),
+}
 NEW_FILES = team_module(PACKAGE)
-TEAM_TOUCHED = {edit.path for edit in MANAGED_EDITS + OWNED_EDITS} | set(NEW_FILES)
+TEAM_TOUCHED = (
+    {edit.path for edit in [*MANAGED_EDITS, *OWNED_EDITS, *MOVED_EDITS.values()]}
+    | set(MOVED_EDITS)
+    | set(NEW_FILES)
+)
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +115,9 @@ def make_team_edits(project: Path) -> dict[str, bytes]:
         path = project / edit.path
         if path.exists():
             path.write_text(edit.apply(path.read_text()))
+    for home, edit in MOVED_EDITS.items():
+        path = project / (edit.path if (project / edit.path).exists() else home)
+        path.write_text(edit.apply(path.read_text()))
     for name, text in NEW_FILES.items():
         (project / name).write_text(text)
     owned = {edit.path for edit in OWNED_EDITS if (project / edit.path).exists()}
@@ -182,6 +199,8 @@ def test_project_from_release_updates_to_head_with_team_edits(
     expected = dict(head_render)
     for edit in MANAGED_EDITS:
         expected[edit.path] = edit.apply(expected[edit.path].decode()).encode()
+    for home, edit in MOVED_EDITS.items():  # carried into the module it now lives in
+        expected[home] = edit.apply(expected[home].decode()).encode()
     expected |= {name: text.encode() for name, text in NEW_FILES.items()} | owned
     assert sorted(set(updated) - set(expected)) == [], "files the update should not have left"
     assert sorted(set(expected) - set(updated)) == [], "files the update should have written"
