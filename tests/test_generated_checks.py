@@ -9,9 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pytest_copie.plugin import Result
 
-from helpers import Interpreter, project_env, run, version_key
+from helpers import Interpreter, Project, project_env, run, version_key
 
 
 def _make(project_dir: Path, venv: Path, *targets: str) -> str:
@@ -22,7 +21,7 @@ def _make(project_dir: Path, venv: Path, *targets: str) -> str:
 
 
 def test_interpreter_matches_minimum_python(
-    project: Result, interpreter: Interpreter, record_property: Callable[[str, object], None]
+    project: Project, interpreter: Interpreter, record_property: Callable[[str, object], None]
 ) -> None:
     wanted = str(project.answers["python_version"])
     if interpreter.version == wanted:
