@@ -16,6 +16,7 @@ from validate_pyproject.api import Validator
 
 from helpers import (
     JINJA_LEFTOVER,
+    TEMPLATE_ROOT,
     TEXT_QUESTIONS,
     Project,
     expected_files,
@@ -334,3 +335,13 @@ def test_ci_checks_weekly_whether_the_template_moved_on(
     assert '"$status" -eq 2' in script
     assert "exit 1" in script
     assert "make update" in script
+
+
+def test_only_template_files_with_jinja_carry_the_suffix() -> None:
+    """A `.jinja` file holds Jinja; every other file is copied as is (copier.yml's suffix)."""
+    plain = [
+        path.relative_to(TEMPLATE_ROOT).as_posix()
+        for path in (TEMPLATE_ROOT / "template").rglob("*.jinja")
+        if not JINJA_LEFTOVER.search(path.read_text())
+    ]
+    assert not plain, f"no Jinja inside: drop the .jinja suffix of {plain}"
