@@ -32,10 +32,11 @@ def test_interpreter_matches_minimum_python(
     record_property("interpreter", f"python_version {wanted} checked with {used}")
 
 
-def test_lint_and_format(project_dir: Path, venv: Path) -> None:
+def test_lint_format_and_import_contracts(project_dir: Path, venv: Path) -> None:
     output = _make(project_dir, venv, "lint")
     assert "All checks passed!" in output
     assert "already formatted" in output
+    assert "Contracts: 2 kept, 0 broken." in output
 
 
 def test_mypy_strict(project_dir: Path, venv: Path) -> None:

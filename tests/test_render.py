@@ -82,7 +82,16 @@ def test_pyproject_is_valid_and_follows_answers(project: Project, project_dir: P
         re.split("[<>=\\[]", d)[0] for d in meta["dependencies"]
     }
     dev = {re.split("[<>=\\[]", d)[0] for d in meta["optional-dependencies"]["dev"]}
-    assert {"pytest", "pytest-xdist", "pytest-cov", "ruff", "mypy", "bandit", "pre-commit"} <= dev
+    assert {
+        "pytest",
+        "pytest-xdist",
+        "pytest-cov",
+        "ruff",
+        "mypy",
+        "bandit",
+        "pre-commit",
+        "import-linter",
+    } <= dev
     tool = data["tool"]
     assert tool["mypy"]["strict"] is True
     assert tool["mypy"]["python_version"] == answers["python_version"]
@@ -108,6 +117,17 @@ def test_pyproject_is_valid_and_follows_answers(project: Project, project_dir: P
         "security",
         "check",
     } <= set(scripts)
+    assert "lint-imports --no-cache" in scripts["lint"]
+    package = answers["package_name"]
+    importlinter = tool["importlinter"]
+    assert importlinter["root_package"] == package
+    contracts = {contract["type"]: contract for contract in importlinter["contracts"]}
+    assert contracts["layers"]["layers"] == [
+        f"{package}.cli",
+        f"{package}.serving | {package}.monitoring",
+        f"{package}.core",
+    ]
+    assert contracts["independence"]["modules"] == [f"{package}.serving", f"{package}.monitoring"]
 
 
 #: Run in a render by its runner venv: the README as GitHub shows it (CommonMark with
@@ -290,6 +310,7 @@ def test_precommit_has_required_hooks(project_dir: Path) -> None:
         "mypy",
         "bandit",
         "uv lock",
+        "lint-imports",
         "pymarkdown",
         "check-merge-conflict",
         "end-of-file-fixer",
