@@ -6,7 +6,6 @@ path, as the other generated-project checks do.
 
 import csv
 import json
-import re
 import statistics
 from pathlib import Path
 
@@ -38,16 +37,6 @@ def test_rendered_monitoring_config_documents_the_code_defaults(
         "assert load_monitoring_config(Path('configs/monitoring.yaml')) == MonitoringConfig()"
     )
     run_python(project_dir, venv, check)
-
-
-def test_render_ships_monitoring(project_dir: Path) -> None:
-    assert (project_dir / "configs" / "monitoring.yaml").is_file()
-    assert (project_dir / "scripts" / "bench_monitoring.py").is_file()
-    makefile = (project_dir / "Makefile").read_text()
-    for target in ("monitor", "bench-monitoring"):
-        assert re.search(rf"^{target}:.*## ", makefile, flags=re.M), target
-    readme = (project_dir / "README.md").read_text()
-    assert readme.index("## Monitoring") < readme.index("## Layout")
 
 
 def test_monitor_passes_on_test_data_and_alerts_on_a_shifted_feature(

@@ -291,6 +291,8 @@ def test_makefile_documents_every_target(project: Project, project_dir: Path) ->
         "update",
         "serve",
         "bench-serving",
+        "monitor",
+        "bench-monitoring",
     }
     assert required <= targets
     docker_targets = {"docker-build", "docker-run"}
