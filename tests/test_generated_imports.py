@@ -1,8 +1,9 @@
-"""import-linter holds the generated package's layers: `make lint` fails on a forbidden import.
+"""import-linter holds the generated package's layers: `lint-imports` fails on a forbidden import.
 
 The contracts are in the render's pyproject.toml: `cli` above `serving | monitoring` above
-`core`, and serving and monitoring independent of each other. Each case adds one forbidden import
-to a package's `__init__.py` (present whatever modules the package holds) in a copy of the render.
+`core`, and serving and monitoring independent of each other (`make lint` runs `lint-imports`:
+test_generated_checks.py). Each case adds one forbidden import to a package's `__init__.py`
+(present whatever modules the package holds) in a copy of the render.
 """
 
 import shutil
@@ -37,8 +38,7 @@ def test_rendered_package_keeps_its_contracts(project_dir: Path, venv: Path) -> 
 def test_a_forbidden_import_fails_naming_the_contract_and_the_import(
     project: Project, venv: Path, tmp_path: Path, importer: str, imported: str
 ) -> None:
-    """Both contracts break in each case: serving and monitoring import core, so an upward or
-    sideways import also joins them (import-linter follows indirect imports)."""
+    """Each case breaks both contracts: import-linter follows indirect imports too."""
     work = tmp_path / "project"
     shutil.copytree(project.directory, work)
     package = str(project.answers["package_name"])
