@@ -1,60 +1,45 @@
 """Meta-suite fixtures: one render per answer set and worker, one runner venv per interpreter."""
 
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pytest_copie.plugin import Copie, Result
 
-from helpers import ANSWER_SETS, Interpreter, interpreter_for, project_env, run, runner_venv
-
-Render = Callable[[dict[str, object]], Result]
-
-
-@pytest.fixture(scope="session")
-def render(copie_session: Copie) -> Render:
-    """Render the template's working tree with extra answers; check ``result.exception``."""
-
-    def _render(answers: dict[str, object]) -> Result:
-        return copie_session.copy(extra_answers=answers)
-
-    return _render
-
-
-@pytest.fixture(scope="session")
-def rendered_projects(render: Render) -> dict[str, Result]:
-    """Renders are cached per worker and answer set (filled on first use)."""
-    return {}
+from helpers import (
+    ANSWER_SETS,
+    TEMPLATE_ROOT,
+    Interpreter,
+    Project,
+    TrainedCopy,
+    interpreter_for,
+    project_env,
+    render,
+    runner_venv,
+)
 
 
 @pytest.fixture(params=list(ANSWER_SETS), scope="session")
 def answer_set(request: pytest.FixtureRequest) -> str:
-    """Id of one answer set; every test that uses it runs once per set."""
-    answer_id: str = request.param
-    return answer_id
+    """Name of one answer set; every test that uses it runs once per set."""
+    name: str = request.param
+    return name
 
 
 @pytest.fixture(scope="session")
-def project(answer_set: str, render: Render, rendered_projects: dict[str, Result]) -> Result:
-    """The project rendered from ``answer_set`` (rendered once per worker)."""
-    if answer_set not in rendered_projects:
-        result = render(ANSWER_SETS[answer_set])
-        assert result.exception is None, result.exception
-        rendered_projects[answer_set] = result
-    return rendered_projects[answer_set]
+def project(answer_set: str, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The template's working tree rendered with ``answer_set`` (once per worker and set)."""
+    destination = tmp_path_factory.mktemp(answer_set) / "project"
+    return render(TEMPLATE_ROOT, destination, **ANSWER_SETS[answer_set])
 
 
 @pytest.fixture(scope="session")
-def project_dir(project: Result) -> Path:
+def project_dir(project: Project) -> Path:
     """Directory of the rendered project."""
-    assert project.project_dir is not None
-    return project.project_dir
+    return project.directory
 
 
 @pytest.fixture(scope="session")
-def interpreter(project: Result) -> Interpreter:
+def interpreter(project: Project) -> Interpreter:
     """Interpreter that checks the project: its minimum Python, else the newest one present."""
     return interpreter_for(str(project.answers["python_version"]))
 
@@ -63,19 +48,6 @@ def interpreter(project: Result) -> Interpreter:
 def venv(project_dir: Path, interpreter: Interpreter) -> Path:
     """A runner venv holding the project's dependencies for its interpreter."""
     return runner_venv(project_dir, interpreter)
-
-
-@dataclass(frozen=True)
-class TrainedCopy:
-    """A copy of a render where ``make data train`` has run, with the env to run more in it."""
-
-    directory: Path
-    env: dict[str, str]
-    venv: Path
-
-    def make(self, *targets: str) -> None:
-        """Run make targets in the copy with the runner venv."""
-        run(["make", f"VENV={self.venv}", *targets], cwd=self.directory, env=self.env)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Shared helpers of the meta suite: answer sets, interpreters, runner venvs and subprocesses."""
+"""Shared helpers of the meta suite: answer sets, renders, the files a render holds,
+interpreters, runner venvs and subprocesses."""
 
 import hashlib
 import os
@@ -10,52 +11,195 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
+from copier import run_copy
 from filelock import FileLock
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 RUNNER_CACHE = TEMPLATE_ROOT / ".cache" / "runners"
 
-#: Answer sets that cover every choice value at least once; the keys are the test ids.
-ANSWER_SETS: dict[str, dict[str, object]] = {
-    "defaults": {},
-    "regression-gitlab-apache-py312-nodocker": {
-        "project_name": "Price Forecast",
-        "model_task": "regression",
-        "ci": "gitlab",
-        "license": "Apache-2.0",
-        "python_version": "3.12",
-        "docker": False,
-    },
-    "classification-noci-bsd-py313-docker-longnames": {
-        "project_name": "Customer Churn Risk Estimation For Retail Banking",
-        "project_slug": "customer-churn-risk-estimation-retail-eu",
-        "package_name": "customer_churn_risk_estimation_retail_eu",
-        "ci": "none",
-        "license": "BSD-3-Clause",
-        "python_version": "3.13",
-        "docker": True,
-    },
-    # Text answers with every character that needs escaping somewhere (TOML, Python docstrings,
-    # Markdown, YAML) and Jinja-looking text; the slug and package name derive from the name.
-    # Proprietary: the author's name lands in the README too.
-    "regression-github-proprietary-py314-nodocker-specialtext": {
-        "project_name": 'Bob\'s "Churn" & <C:\\ML> {{ x }} {% y %} Café',
-        # The README wraps it so that a line starts with "- " (a list item if not escaped).
-        "description": (
-            'Predicts "churn" for C:\\data\\new & <b>scores</b> with {{ not_jinja }} and'
-            " {% if x %} texts: - O'Brien's café, naïve *not* _emphasis_ [link](x) `code`"
-            ' ~~struck~~, #1 résumé "quoted" text long enough to wrap.'
-        ),
-        "author_name": 'Zoë "Z" O\'Brien \\ Team & <Co> {{ a }} {% b %}',
-        "model_task": "regression",
-        "ci": "github",
-        "license": "Proprietary",
-        "python_version": "3.14",
-        "docker": False,
-    },
-}
+#: Named answer combinations (tests/answer-sets.yml); the names are the test ids.
+ANSWER_SETS: dict[str, dict[str, object]] = yaml.safe_load(
+    (Path(__file__).with_name("answer-sets.yml")).read_text()
+)
+
+
+def copier_config() -> dict[str, Any]:
+    """copier.yml as copier reads it: its documents merged, each ``!include`` in place."""
+
+    class Loader(yaml.SafeLoader):
+        """SafeLoader that reads ``!include file`` as that file's documents."""
+
+    def include(loader: yaml.SafeLoader, node: yaml.Node) -> list[Any]:
+        assert isinstance(node, yaml.ScalarNode)
+        return list(yaml.load_all((TEMPLATE_ROOT / node.value).read_text(), Loader=Loader))
+
+    Loader.add_constructor("!include", include)
+    config: dict[str, Any] = {}
+    for document in yaml.load_all((TEMPLATE_ROOT / "copier.yml").read_text(), Loader=Loader):
+        for part in document if isinstance(document, list) else [document]:
+            config |= part or {}
+    return config
+
+
+# -- renders
+
+
+@dataclass(frozen=True)
+class Project:
+    """A rendered project: its directory and the answers copier recorded for it."""
+
+    directory: Path
+    answers: dict[str, Any]
+
+
+def render(template: Path, destination: Path, ref: str = "HEAD", **answers: object) -> Project:
+    """Render ``template`` at ``ref`` with ``answers`` (defaults for the rest), as a user does.
+
+    The one way the suite renders: the copier API with `copier copy --defaults` semantics and
+    without --trust. A clone whose HEAD is the working tree, or this repository itself (copier
+    then renders the working tree, uncommitted changes included), can be ``template``.
+    """
+    run_copy(
+        str(template),
+        destination,
+        data=answers,
+        defaults=True,
+        vcs_ref=ref,
+        unsafe=False,
+        quiet=True,
+    )
+    recorded = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    return Project(destination, {k: v for k, v in recorded.items() if not k.startswith("_")})
+
+
+# -- the files a render holds
+
+#: Every file of the generated code, tests, scripts and configs; ``{package}`` is the
+#: package_name answer. THE list to update when the generated package's modules (and so their
+#: tests) change: tests/test_render.py checks that a render holds exactly these files plus the
+#: project files of ``expected_files``.
+GENERATED_CODE = """
+    src/{package}/__init__.py
+    src/{package}/__main__.py
+    src/{package}/cli.py
+    src/{package}/py.typed
+    src/{package}/core/__init__.py
+    src/{package}/core/artifacts.py
+    src/{package}/core/bundle.py
+    src/{package}/core/config.py
+    src/{package}/core/demo_data.py
+    src/{package}/core/estimators.py
+    src/{package}/core/evaluation.py
+    src/{package}/core/hashing.py
+    src/{package}/core/metadata.py
+    src/{package}/core/metrics.py
+    src/{package}/core/pipeline.py
+    src/{package}/core/prediction.py
+    src/{package}/core/profile.py
+    src/{package}/core/provenance.py
+    src/{package}/core/quality_gate.py
+    src/{package}/core/registry.py
+    src/{package}/core/schema.py
+    src/{package}/core/tabular.py
+    src/{package}/core/tasks.py
+    src/{package}/core/training.py
+    src/{package}/core/workflow.py
+    src/{package}/monitoring/__init__.py
+    src/{package}/monitoring/categorical.py
+    src/{package}/monitoring/command.py
+    src/{package}/monitoring/config.py
+    src/{package}/monitoring/findings.py
+    src/{package}/monitoring/history.py
+    src/{package}/monitoring/html_report.py
+    src/{package}/monitoring/inputs.py
+    src/{package}/monitoring/monitor.py
+    src/{package}/monitoring/numeric.py
+    src/{package}/monitoring/outputs.py
+    src/{package}/monitoring/reference.py
+    src/{package}/monitoring/report.py
+    src/{package}/monitoring/schema_check.py
+    src/{package}/monitoring/verdicts.py
+    src/{package}/serving/__init__.py
+    src/{package}/serving/app.py
+    src/{package}/serving/batching.py
+    src/{package}/serving/command.py
+    src/{package}/serving/drift_metrics.py
+    src/{package}/serving/errors.py
+    src/{package}/serving/metrics.py
+    src/{package}/serving/middleware.py
+    src/{package}/serving/model_server.py
+    src/{package}/serving/prediction_log.py
+    src/{package}/serving/predictor.py
+    src/{package}/serving/schemas.py
+    src/{package}/serving/settings.py
+    tests/__init__.py
+    tests/conftest.py
+    tests/integration/__init__.py
+    tests/integration/test_monitor_cli.py
+    tests/integration/test_pipeline.py
+    tests/integration/test_server.py
+    tests/unit/__init__.py
+    tests/unit/core/__init__.py
+    tests/unit/monitoring/__init__.py
+    tests/unit/serving/__init__.py
+    tests/unit/test_artifacts.py
+    tests/unit/test_config.py
+    tests/unit/test_data.py
+    tests/unit/test_metrics.py
+    tests/unit/test_monitoring_outputs.py
+    tests/unit/test_monitoring_run.py
+    tests/unit/test_monitoring_statistics.py
+    tests/unit/test_profile.py
+    tests/unit/test_schema.py
+    tests/unit/test_serving_api.py
+    tests/unit/test_serving_drift_metrics.py
+    tests/unit/test_serving_parts.py
+    tests/unit/test_training.py
+    tests/unit/test_workflow.py
+    scripts/bench_core.py
+    scripts/bench_monitoring.py
+    scripts/bench_serving.py
+    configs/monitoring.yaml
+    configs/train.yaml
+"""
+
+#: Project files every render holds, whatever the answers.
+PROJECT_FILES = """
+    .copier-answers.yml
+    .gitignore
+    .pre-commit-config.yaml
+    .pymarkdown.json
+    .python-version
+    Makefile
+    README.md
+    pyproject.toml
+    docs/BEST_PRACTICES.md
+    docs/DEVELOPMENT.md
+    docs/LESSONS_LEARNED.md
+    docs/QUICK_START.md
+    docs/TRAINING_PIPELINE.md
+"""
+
+
+def expected_files(answers: Mapping[str, Any]) -> set[str]:
+    """Exactly the files a render with ``answers`` holds (data, models, reports never)."""
+    files = set(PROJECT_FILES.split())
+    files |= {name.format(package=answers["package_name"]) for name in GENERATED_CODE.split()}
+    if answers["license"] != "Proprietary":
+        files.add("LICENSE")
+    if answers["docker"]:
+        files |= {"Dockerfile", ".dockerignore"}
+    if answers["ci"] == "github":
+        files |= {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
+    if answers["ci"] == "gitlab":
+        files.add(".gitlab-ci.yml")
+    return files
+
+
+# -- subprocesses, interpreters and runner venvs
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Meta Suite",
@@ -164,14 +308,19 @@ def run(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 900,
+    expect: int = 0,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``command``; on failure raise with its whole output so the test report shows it."""
+    """Run ``command``; unless it exits with ``expect`` (0: success), raise with its output.
+
+    The one way the suite runs a program: a test that expects a refusal passes its exit code
+    (``expect=2``) and then checks the message in the returned output.
+    """
     completed = subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
-    if completed.returncode != 0:
+    if completed.returncode != expect:
         raise AssertionError(
-            f"{' '.join(map(str, command))} exited {completed.returncode} in {cwd}\n"
+            f"{' '.join(map(str, command))} exited {completed.returncode}, not {expect}, in {cwd}\n"
             f"--- stdout ---\n{completed.stdout}\n--- stderr ---\n{completed.stderr}"
         )
     return completed
@@ -242,3 +391,21 @@ def run_python(project_dir: Path, venv: Path, code: str) -> subprocess.Completed
         cwd=project_dir,
         env=project_env(venv, project_dir),
     )
+
+
+@dataclass(frozen=True)
+class TrainedCopy:
+    """A copy of a render where ``make data train`` has run, with the env to run more in it."""
+
+    directory: Path
+    env: dict[str, str]
+    venv: Path
+
+    def make(self, *targets: str) -> None:
+        """Run make targets in the copy with the runner venv."""
+        run(["make", f"VENV={self.venv}", *targets], cwd=self.directory, env=self.env)
+
+    def python(self, *arguments: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+        """Run the runner venv's Python in the copy (``src/`` on the path)."""
+        command = [str(self.venv / "bin" / "python"), *arguments]
+        return run(command, cwd=self.directory, env=self.env, expect=expect)

@@ -5,14 +5,19 @@ import keyword
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
-from copier import run_copy
-from pytest_copie.plugin import Result
 
-from helpers import TEMPLATE_ROOT, project_requirements, run, uv_command, version_key
+from helpers import (
+    TEMPLATE_ROOT,
+    Project,
+    copier_config,
+    project_requirements,
+    render,
+    run,
+    uv_command,
+    version_key,
+)
 
 BAD_ANSWERS = {
     "package-starts-with-digit": (
@@ -79,9 +84,7 @@ def test_bad_answer_is_refused_with_its_message(
 ) -> None:
     destination = tmp_path / "project"
     with pytest.raises(ValueError, match=message) as error:
-        run_copy(
-            str(TEMPLATE_ROOT), destination, data=answers, defaults=True, vcs_ref="HEAD", quiet=True
-        )
+        render(TEMPLATE_ROOT, destination, **answers)
     question = next(iter(answers))
     assert question in str(error.value)
     assert not destination.exists()
@@ -93,34 +96,20 @@ def test_text_answers_may_hold_quotes_backslashes_and_jinja_text(tmp_path: Path)
         "description": "Predicts \"churn\" for C:\\data & {{ x }} {% y %}, O'Brien's café.",
         "author_name": 'Zoë "Z" O\'Brien \\ Team',
     }
-    run_copy(str(TEMPLATE_ROOT), tmp_path, data=answers, defaults=True, vcs_ref="HEAD", quiet=True)
-    recorded = yaml.safe_load((tmp_path / ".copier-answers.yml").read_text())
+    recorded = render(TEMPLATE_ROOT, tmp_path / "project", **answers).answers
     assert {question: recorded[question] for question in answers} == answers
     assert recorded["project_slug"] == "churn-risk-model"
 
 
 def test_derived_defaults_follow_the_project_name(tmp_path: Path) -> None:
-    run_copy(
-        str(TEMPLATE_ROOT),
-        tmp_path,
-        data={"project_name": "Fraud Score: EU 2!"},
-        defaults=True,
-        vcs_ref="HEAD",
-        quiet=True,
-    )
-    answers = yaml.safe_load((tmp_path / ".copier-answers.yml").read_text())
-    assert answers["project_slug"] == "fraud-score-eu-2"
-    assert answers["package_name"] == "fraud_score_eu_2"
-    assert (tmp_path / "src" / "fraud_score_eu_2" / "cli.py").is_file()
-
-
-def _config() -> dict[str, Any]:
-    config: dict[str, Any] = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
-    return config
+    project = render(TEMPLATE_ROOT, tmp_path / "project", project_name="Fraud Score: EU 2!")
+    assert project.answers["project_slug"] == "fraud-score-eu-2"
+    assert project.answers["package_name"] == "fraud_score_eu_2"
+    assert (project.directory / "src" / "fraud_score_eu_2" / "cli.py").is_file()
 
 
 def _reserved(name: str) -> list[str]:
-    default: str = _config()[name]["default"]
+    default: str = copier_config()[name]["default"]
     return default.split()
 
 
@@ -149,7 +138,7 @@ def _inspect(venv: Path, extra_path: Path) -> dict[str, list[str]]:
 
 
 def test_reserved_names_cover_every_import_name_in_the_lock(
-    project: Result, project_dir: Path, venv: Path, tmp_path: Path
+    project: Project, project_dir: Path, venv: Path, tmp_path: Path
 ) -> None:
     """A package named like a module of any locked distribution would shadow it.
 
@@ -169,7 +158,7 @@ def test_reserved_names_cover_every_import_name_in_the_lock(
     }
     missing_here = sorted(pin for pin in locked if pin.split("==")[0] not in installed)
     if missing_here:
-        newest = max(_config()["python_version"]["choices"], key=version_key)
+        newest = max(copier_config()["python_version"]["choices"], key=version_key)
         unpack = ["pip", "install", "--quiet", "--no-deps", "--python-version", newest]
         run([*uv, *unpack, "--target", str(elsewhere), *missing_here])
     # mypyc names its helper modules after a hash that changes with every release.
@@ -180,7 +169,9 @@ def test_reserved_names_cover_every_import_name_in_the_lock(
     }
     reserved = {*_reserved("dependency_module_names"), *_reserved("stdlib_module_names")}
     unreserved = sorted(choosable - reserved)
-    assert not unreserved, f"add to dependency_module_names in copier.yml: {' '.join(unreserved)}"
+    assert not unreserved, (
+        f"add to dependency_module_names in copier-computed.yml: {' '.join(unreserved)}"
+    )
 
 
 def test_dependency_names_are_sorted_and_unique() -> None:

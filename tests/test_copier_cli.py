@@ -3,9 +3,7 @@
 import sys
 from pathlib import Path
 
-import yaml
-
-from helpers import TEMPLATE_ROOT, run
+from helpers import TEMPLATE_ROOT, copier_config, run
 
 
 def test_copy_without_trust_renders_and_tells_what_to_run_next(tmp_path: Path) -> None:
@@ -33,7 +31,7 @@ def test_template_uses_no_feature_that_needs_trust() -> None:
     Migrations run only when an update crosses their version, so each must name one: only an
     update across a release that moves a file needs --trust (docs/UPDATING.md).
     """
-    config = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
+    config = copier_config()
     assert not {"_tasks", "_jinja_extensions"} & set(config)
     for migration in config.get("_migrations", []):
         assert isinstance(migration, dict), migration

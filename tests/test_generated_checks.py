@@ -9,9 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pytest_copie.plugin import Result
 
-from helpers import Interpreter, project_env, run, version_key
+from helpers import Interpreter, Project, project_env, run, version_key
 
 
 def _make(project_dir: Path, venv: Path, *targets: str) -> str:
@@ -22,7 +21,7 @@ def _make(project_dir: Path, venv: Path, *targets: str) -> str:
 
 
 def test_interpreter_matches_minimum_python(
-    project: Result, interpreter: Interpreter, record_property: Callable[[str, object], None]
+    project: Project, interpreter: Interpreter, record_property: Callable[[str, object], None]
 ) -> None:
     wanted = str(project.answers["python_version"])
     if interpreter.version == wanted:
@@ -33,10 +32,11 @@ def test_interpreter_matches_minimum_python(
     record_property("interpreter", f"python_version {wanted} checked with {used}")
 
 
-def test_lint_and_format(project_dir: Path, venv: Path) -> None:
+def test_lint_format_and_import_contracts(project_dir: Path, venv: Path) -> None:
     output = _make(project_dir, venv, "lint")
     assert "All checks passed!" in output
     assert "already formatted" in output
+    assert "Contracts: 2 kept, 0 broken." in output
 
 
 def test_mypy_strict(project_dir: Path, venv: Path) -> None:

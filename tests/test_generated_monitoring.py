@@ -6,15 +6,10 @@ path, as the other generated-project checks do.
 
 import csv
 import json
-import re
 import statistics
-import subprocess
 from pathlib import Path
 
-from pytest_copie.plugin import Result
-
-from conftest import TrainedCopy
-from helpers import run_python
+from helpers import Project, TrainedCopy, run_python
 
 
 def _shifted_copy(source: Path, destination: Path, feature: str) -> None:
@@ -32,7 +27,7 @@ def _shifted_copy(source: Path, destination: Path, feature: str) -> None:
 
 
 def test_rendered_monitoring_config_documents_the_code_defaults(
-    project: Result, project_dir: Path, venv: Path
+    project: Project, project_dir: Path, venv: Path
 ) -> None:
     """configs/monitoring.yaml, the team's after the first render, is rendered as the defaults."""
     package = project.answers["package_name"]
@@ -44,20 +39,10 @@ def test_rendered_monitoring_config_documents_the_code_defaults(
     run_python(project_dir, venv, check)
 
 
-def test_render_ships_monitoring(project_dir: Path) -> None:
-    assert (project_dir / "configs" / "monitoring.yaml").is_file()
-    assert (project_dir / "scripts" / "bench_monitoring.py").is_file()
-    makefile = (project_dir / "Makefile").read_text()
-    for target in ("monitor", "bench-monitoring"):
-        assert re.search(rf"^{target}:.*## ", makefile, flags=re.M), target
-    readme = (project_dir / "README.md").read_text()
-    assert readme.index("## Monitoring") < readme.index("## Layout")
-
-
 def test_monitor_passes_on_test_data_and_alerts_on_a_shifted_feature(
-    project: Result, venv: Path, trained_copy: TrainedCopy
+    project: Project, trained_copy: TrainedCopy
 ) -> None:
-    work, env = trained_copy.directory, trained_copy.env
+    work = trained_copy.directory
     trained_copy.make("monitor")
     reports = work / "reports"
     assert (reports / "report.html").read_text().startswith("<!DOCTYPE html>")
@@ -68,13 +53,9 @@ def test_monitor_passes_on_test_data_and_alerts_on_a_shifted_feature(
     with (work / "data" / "test.csv").open() as handle:
         feature = next(name for name in next(csv.reader(handle)) if name != "target")
     _shifted_copy(work / "data" / "test.csv", work / "shifted.csv", feature)
-    python = str(venv / "bin" / "python")
     package = str(project.answers["package_name"])
-    command = [python, "-m", package, "monitor", "--current", "shifted.csv", "--report-dir", "out"]
-    shifted = subprocess.run(
-        command, cwd=work, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert shifted.returncode == 1, shifted.stdout + shifted.stderr
+    monitor = ["-m", package, "monitor", "--current", "shifted.csv", "--report-dir", "out"]
+    trained_copy.python(*monitor, expect=1)
     report = json.loads((work / "out" / "report.json").read_text())
     assert report["status"] == "alert"
     alerting = [column["name"] for column in report["features"] if column["status"] == "alert"]

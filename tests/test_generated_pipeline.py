@@ -7,14 +7,11 @@ the project's runner venv and ``src/`` on the path, as the other generated-proje
 import json
 from pathlib import Path
 
-from pytest_copie.plugin import Result
-
-from conftest import TrainedCopy
-from helpers import run, run_python
+from helpers import Project, TrainedCopy, run_python
 
 
 def test_rendered_train_config_trains_the_rendered_task(
-    project: Result, project_dir: Path, venv: Path
+    project: Project, project_dir: Path, venv: Path
 ) -> None:
     """configs/train.yaml is the team's after the first render: as rendered, it fits the answers."""
     package, task = project.answers["package_name"], project.answers["model_task"]
@@ -29,10 +26,8 @@ def test_rendered_train_config_trains_the_rendered_task(
     run_python(project_dir, venv, check)
 
 
-def test_make_data_train_evaluate_predict(
-    project: Result, venv: Path, trained_copy: TrainedCopy
-) -> None:
-    work, env = trained_copy.directory, trained_copy.env
+def test_make_data_train_evaluate_predict(project: Project, trained_copy: TrainedCopy) -> None:
+    work = trained_copy.directory
     trained_copy.make("evaluate", "predict")
     assert (work / "data" / "train.csv").is_file()
     version = json.loads((work / "models" / "latest.json").read_text())["version"]
@@ -45,8 +40,5 @@ def test_make_data_train_evaluate_predict(
 
     model_file = work / "models" / version / "model.skops"
     model_file.write_bytes(model_file.read_bytes()[:-16])
-    python = str(venv / "bin" / "python")
-    package = project.answers["package_name"]
-    refused = run(["bash", "-c", f"{python} -m {package} predict; echo exit=$?"], cwd=work, env=env)
-    assert "exit=2" in refused.stdout
+    refused = trained_copy.python("-m", str(project.answers["package_name"]), "predict", expect=2)
     assert "does not match the SHA-256 recorded at training time" in refused.stderr

@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_copie.plugin import Result
 
-from conftest import TrainedCopy
-from helpers import project_env, run
+from helpers import Project, TrainedCopy, project_env, run
 
 
 def _free_port() -> int:
@@ -64,7 +62,7 @@ def _records(work: Path, rows: int) -> list[dict[str, float]]:
 
 
 def test_serve_predicts_and_refuses_bad_requests(
-    project: Result, venv: Path, trained_copy: TrainedCopy
+    project: Project, venv: Path, trained_copy: TrainedCopy
 ) -> None:
     work, env = trained_copy.directory, trained_copy.env
     version = json.loads((work / "models" / "latest.json").read_text())["version"]
@@ -117,7 +115,7 @@ def test_serve_predicts_and_refuses_bad_requests(
     assert "Traceback" not in output, output
 
 
-def test_docs_render_offline_in_chromium(project: Result, project_dir: Path, venv: Path) -> None:
+def test_docs_render_offline_in_chromium(project: Project, project_dir: Path, venv: Path) -> None:
     """The render's own browser test runs (not skipped) where Chromium is installed."""
     if shutil.which("chromium") is None:
         pytest.skip("no chromium on PATH: .ci/run installs Debian's package")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import run
 from lifecycle import ENV, clone_template, git
 
 # The commit that added the 0.1.0 heading, before `make tags` existed: a fixed fact of history.
@@ -18,17 +19,10 @@ V0_1_0 = "a113dd2d4895997a9abee54a9b1fcf44a291fa11"
 HEADING = re.compile(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", re.M)
 
 
-def make(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The template's make target in ``repo``; its exit code is not checked."""
-    return subprocess.run(
-        ["make", "--no-print-directory", *args, f"PYTHON={sys.executable}"],
-        cwd=repo,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def make(repo: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    """The template's make target in ``repo``, which must exit with ``expect``."""
+    command = ["make", "--no-print-directory", *args, f"PYTHON={sys.executable}"]
+    return run(command, cwd=repo, env=ENV, timeout=120, expect=expect)
 
 
 def tags(repo: Path) -> dict[str, str]:
@@ -67,7 +61,6 @@ def next_minor(version: str) -> str:
 def test_tags_recreates_every_release_on_the_commit_that_added_its_heading(repo: Path) -> None:
     completed = make(repo, "tags")
 
-    assert completed.returncode == 0, completed.stderr
     versions = releases(repo)
     assert {"0.1.0", "0.2.0"} <= set(versions)
     created = tags(repo)
@@ -84,7 +77,6 @@ def test_tags_recreates_every_release_on_the_commit_that_added_its_heading(repo:
 
     again = make(repo, "tags")
 
-    assert again.returncode == 0, again.stderr
     assert tags(repo) == created
     assert "(created)" not in again.stdout
     assert again.stdout.count("(present)") == len(versions)
@@ -93,9 +85,8 @@ def test_tags_recreates_every_release_on_the_commit_that_added_its_heading(repo:
 def test_tags_refuses_a_tag_that_points_elsewhere(repo: Path) -> None:
     git(repo, "tag", "v0.1.0", "HEAD")
 
-    completed = make(repo, "tags")
+    completed = make(repo, "tags", expect=2)
 
-    assert completed.returncode == 2
     assert "tag v0.1.0 points to" in completed.stderr
     assert f"the commit that added its heading is {V0_1_0[:8]}" in completed.stderr
     assert "git tag -d v0.1.0" in completed.stderr
@@ -105,9 +96,8 @@ def test_tags_refuses_a_tag_that_points_elsewhere(repo: Path) -> None:
 def test_tags_refuses_a_stray_release_tag(repo: Path) -> None:
     git(repo, "tag", "v9.9.9", "HEAD")
 
-    completed = make(repo, "tags")
+    completed = make(repo, "tags", expect=2)
 
-    assert completed.returncode == 2
     assert "tag v9.9.9 has no release heading in CHANGELOG.md" in completed.stderr
 
 
@@ -120,9 +110,8 @@ def test_tags_refuses_a_heading_whose_commit_did_not_set_the_version(repo: Path)
     )
     git(repo, "commit", "--quiet", "--no-verify", "-am", "A heading added by hand")
 
-    completed = make(repo, "tags")
+    completed = make(repo, "tags", expect=2)
 
-    assert completed.returncode == 2
     assert "adds the heading of 9.0.0 but its pyproject.toml says version" in completed.stderr
     assert not tags(repo)
 
@@ -131,9 +120,8 @@ def test_tags_refuses_a_shallow_clone(repo: Path, tmp_path: Path) -> None:
     shallow = tmp_path / "shallow"
     git(tmp_path, "clone", "--quiet", "--depth", "1", repo.as_uri(), str(shallow))
 
-    completed = make(shallow, "tags")
+    completed = make(shallow, "tags", expect=2)
 
-    assert completed.returncode == 2
     assert "this clone is shallow" in completed.stderr
     assert "git fetch --unshallow" in completed.stderr
 
@@ -146,7 +134,6 @@ def test_release_moves_the_unreleased_entries_commits_and_tags(repo: Path) -> No
 
     completed = make(repo, "release", f"VERSION={version}")
 
-    assert completed.returncode == 0, completed.stderr
     assert f"released v{version}" in completed.stdout
     assert git(repo, "log", "-1", "--format=%s").strip() == f"Release {version}"
     assert git(repo, "rev-parse", "HEAD^").strip() == before
@@ -171,9 +158,8 @@ def test_release_moves_the_unreleased_entries_commits_and_tags(repo: Path) -> No
     assert entry["version"] == version
 
     patch = version.rsplit(".", 1)[0] + ".1"
-    empty = make(repo, "release", f"VERSION={patch}")
+    empty = make(repo, "release", f"VERSION={patch}", expect=2)
 
-    assert empty.returncode == 2
     assert "the '## [Unreleased]' section of CHANGELOG.md is empty" in empty.stderr
     assert git(repo, "log", "-1", "--format=%s").strip() == f"Release {version}"
 
@@ -191,9 +177,8 @@ def test_release_refuses_a_bad_version(repo: Path, version: str, message: str) -
     add_unreleased_entry(repo, "### Fixed\n\n- A fix.")
     head = git(repo, "rev-parse", "HEAD").strip()
 
-    completed = make(repo, "release", f"VERSION={version}")
+    completed = make(repo, "release", f"VERSION={version}", expect=2)
 
-    assert completed.returncode == 2
     assert message in completed.stderr
     assert git(repo, "rev-parse", "HEAD").strip() == head
 
@@ -202,9 +187,8 @@ def test_release_refuses_the_newest_version_again(repo: Path) -> None:
     add_unreleased_entry(repo, "### Fixed\n\n- A fix.")
     newest = releases(repo)[0]
 
-    completed = make(repo, "release", f"VERSION={newest}")
+    completed = make(repo, "release", f"VERSION={newest}", expect=2)
 
-    assert completed.returncode == 2
     assert f"version {newest} does not increase on the newest release {newest}" in completed.stderr
 
 
@@ -214,9 +198,8 @@ def test_release_refuses_a_dirty_tree_and_changes_nothing(repo: Path) -> None:
     changelog = (repo / "CHANGELOG.md").read_bytes()
     head = git(repo, "rev-parse", "HEAD").strip()
 
-    completed = make(repo, "release", f"VERSION={next_minor(releases(repo)[0])}")
+    completed = make(repo, "release", f"VERSION={next_minor(releases(repo)[0])}", expect=2)
 
-    assert completed.returncode == 2
     assert "refusing to release: the git tree has uncommitted changes" in completed.stderr
     assert "?? notes.txt" in completed.stderr
     assert git(repo, "rev-parse", "HEAD").strip() == head

@@ -12,12 +12,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pytest_copie.plugin import Result
 from validate_pyproject.api import Validator
 
 from helpers import (
+    ANSWER_SETS,
     JINJA_LEFTOVER,
+    TEMPLATE_ROOT,
     TEXT_QUESTIONS,
+    Project,
+    copier_config,
+    expected_files,
     project_env,
     run,
     uv_command,
@@ -39,73 +43,14 @@ def _files(project_dir: Path) -> set[str]:
     }
 
 
-def test_file_set_matches_answers(project: Result, project_dir: Path) -> None:
-    answers, files = project.answers, _files(project_dir)
-    package = f"src/{answers['package_name']}"
-    expected = {
-        ".copier-answers.yml",
-        ".gitignore",
-        ".pre-commit-config.yaml",
-        "Makefile",
-        "README.md",
-        "pyproject.toml",
-        "docs/QUICK_START.md",
-        "docs/DEVELOPMENT.md",
-        "docs/BEST_PRACTICES.md",
-        "docs/LESSONS_LEARNED.md",
-        f"{package}/__init__.py",
-        f"{package}/__main__.py",
-        f"{package}/cli.py",
-        f"{package}/py.typed",
-        "tests/conftest.py",
-        "configs/train.yaml",
-        "scripts/bench_core.py",
-        "tests/unit/test_artifacts.py",
-        "tests/unit/test_config.py",
-        "tests/unit/test_data.py",
-        "tests/unit/test_metrics.py",
-        "tests/unit/test_profile.py",
-        "tests/unit/test_schema.py",
-        "tests/unit/test_training.py",
-        "tests/unit/test_workflow.py",
-        "tests/unit/test_monitoring.py",
-        "tests/integration/test_pipeline.py",
-        "scripts/bench_serving.py",
-        "tests/unit/test_serving_api.py",
-        "tests/unit/test_serving_parts.py",
-        "tests/integration/test_server.py",
-    }
-    expected |= {
-        f"{package}/serving/{module}.py"
-        for module in (
-            "app",
-            "batching",
-            "command",
-            "errors",
-            "metrics",
-            "middleware",
-            "model_server",
-            "prediction_log",
-            "predictor",
-            "schemas",
-            "settings",
-        )
-    }
-    assert expected <= files
-    for module in ("core", "serving", "monitoring"):
-        assert f"{package}/{module}/__init__.py" in files
-    assert ("LICENSE" in files) == (answers["license"] != "Proprietary")
-    assert ("Dockerfile" in files) == answers["docker"]
-    assert (".dockerignore" in files) == answers["docker"]
-    assert (".github/workflows/ci.yml" in files) == (answers["ci"] == "github")
-    assert (".github/workflows/template-update.yml" in files) == (answers["ci"] == "github")
-    # Data, models and reports are the team's: never rendered (copier.yml `_exclude`).
-    assert not {name.split("/")[0] for name in files} & {"data", "models", "reports"}
-    assert (".gitlab-ci.yml" in files) == (answers["ci"] == "gitlab")
-    assert not any(name.startswith(".github") for name in files if answers["ci"] != "github")
+def test_file_set_is_exactly_what_the_answers_call_for(project: Project, project_dir: Path) -> None:
+    """No file missing, no stray file (helpers.expected_files says which, from the answers)."""
+    files, expected = _files(project_dir), expected_files(project.answers)
+    assert not expected - files, f"missing: {sorted(expected - files)}"
+    assert not files - expected, f"not expected: {sorted(files - expected)}"
 
 
-def test_no_leftover_jinja_or_whitespace_noise(project: Result, project_dir: Path) -> None:
+def test_no_leftover_jinja_or_whitespace_noise(project: Project, project_dir: Path) -> None:
     for name in sorted(_files(project_dir)):
         assert not name.endswith(".jinja"), name
         assert not JINJA_LEFTOVER.search(name), name
@@ -124,7 +69,7 @@ def test_no_leftover_jinja_or_whitespace_noise(project: Result, project_dir: Pat
             assert re.search(r"[^\n]\n\Z", text), f"{name}: must end with exactly one newline"
 
 
-def test_pyproject_is_valid_and_follows_answers(project: Result, project_dir: Path) -> None:
+def test_pyproject_is_valid_and_follows_answers(project: Project, project_dir: Path) -> None:
     data = tomllib.loads((project_dir / "pyproject.toml").read_text())
     Validator()(data)
     answers, meta = project.answers, data["project"]
@@ -139,7 +84,16 @@ def test_pyproject_is_valid_and_follows_answers(project: Result, project_dir: Pa
         re.split("[<>=\\[]", d)[0] for d in meta["dependencies"]
     }
     dev = {re.split("[<>=\\[]", d)[0] for d in meta["optional-dependencies"]["dev"]}
-    assert {"pytest", "pytest-xdist", "pytest-cov", "ruff", "mypy", "bandit", "pre-commit"} <= dev
+    assert {
+        "pytest",
+        "pytest-xdist",
+        "pytest-cov",
+        "ruff",
+        "mypy",
+        "bandit",
+        "pre-commit",
+        "import-linter",
+    } <= dev
     tool = data["tool"]
     assert tool["mypy"]["strict"] is True
     assert tool["mypy"]["python_version"] == answers["python_version"]
@@ -165,6 +119,17 @@ def test_pyproject_is_valid_and_follows_answers(project: Result, project_dir: Pa
         "security",
         "check",
     } <= set(scripts)
+    assert "lint-imports --no-cache" in scripts["lint"]
+    package = answers["package_name"]
+    importlinter = tool["importlinter"]
+    assert importlinter["root_package"] == package
+    contracts = {contract["type"]: contract for contract in importlinter["contracts"]}
+    assert contracts["layers"]["layers"] == [
+        f"{package}.cli",
+        f"{package}.serving | {package}.monitoring",
+        f"{package}.core",
+    ]
+    assert contracts["independence"]["modules"] == [f"{package}.serving", f"{package}.monitoring"]
 
 
 #: Run in a render by its runner venv: the README as GitHub shows it (CommonMark with
@@ -186,7 +151,7 @@ def _as_html(text: str) -> str:
 
 
 def test_text_answers_read_back_exactly(
-    project: Result, project_dir: Path, venv: Path, tmp_path: Path
+    project: Project, project_dir: Path, venv: Path, tmp_path: Path
 ) -> None:
     """pyproject.toml, the README as shown, docstrings and the wheel's metadata keep the text."""
     answers = project.answers
@@ -217,33 +182,16 @@ def test_text_answers_read_back_exactly(
     assert getaddresses([str(headers["Author-email"])]) == [(author, answers["author_email"])]
 
 
-def test_pyproject_comments_the_ml_naming_convention(project_dir: Path) -> None:
-    text = (project_dir / "pyproject.toml").read_text()
-    assert re.search(r"#.*N803/N806.*`X`.*`y`", text)
-
-
-def test_answers_file_records_every_answer(project: Result, project_dir: Path) -> None:
+def test_answers_file_records_every_answer(answer_set: str, project_dir: Path) -> None:
+    """Every question of copier.yml and no computed value; the answers given, as given."""
     recorded = yaml.safe_load((project_dir / ".copier-answers.yml").read_text())
     assert recorded["_src_path"]
     assert recorded["_commit"]
-    questions = {
-        "project_name",
-        "project_slug",
-        "package_name",
-        "description",
-        "author_name",
-        "author_email",
-        "python_version",
-        "license",
-        "model_task",
-        "ci",
-        "docker",
-    }
-    assert questions <= set(recorded)
-    for question in questions:
-        assert recorded[question] == project.answers[question], question
-    hidden = {"python_keywords", "stdlib_module_names", "dependency_module_names"}
-    assert not hidden & set(recorded)
+    config = {name: spec for name, spec in copier_config().items() if not name.startswith("_")}
+    computed = {name for name, spec in config.items() if spec.get("when") is False}
+    assert computed >= {"python_keywords", "stdlib_module_names", "dependency_module_names"}
+    assert {name for name in recorded if not name.startswith("_")} == set(config) - computed
+    assert ANSWER_SETS[answer_set].items() <= recorded.items()
 
 
 def test_yaml_files_parse(project_dir: Path) -> None:
@@ -251,7 +199,7 @@ def test_yaml_files_parse(project_dir: Path) -> None:
         assert yaml.safe_load(path.read_text()) is not None, path
 
 
-def test_ci_runs_every_check(project: Result, project_dir: Path) -> None:
+def test_ci_runs_every_check(project: Project, project_dir: Path) -> None:
     ci = project.answers["ci"]
     if ci == "none":
         pytest.skip("ci=none renders no CI configuration")
@@ -268,7 +216,7 @@ def test_ci_runs_every_check(project: Result, project_dir: Path) -> None:
     assert project.answers["python_version"] in text
 
 
-def test_license_text_follows_answer(project: Result, project_dir: Path) -> None:
+def test_license_text_follows_answer(project: Project, project_dir: Path) -> None:
     license_id = project.answers["license"]
     readme = (project_dir / "README.md").read_text()
     if license_id == "Proprietary":
@@ -281,7 +229,7 @@ def test_license_text_follows_answer(project: Result, project_dir: Path) -> None
         assert str(project.answers["author_name"]) in text
 
 
-def test_dockerfile_runs_as_non_root(project: Result, project_dir: Path) -> None:
+def test_dockerfile_runs_as_non_root(project: Project, project_dir: Path) -> None:
     if not project.answers["docker"]:
         pytest.skip("docker=false renders no Dockerfile")
     text = (project_dir / "Dockerfile").read_text()
@@ -293,7 +241,7 @@ def test_dockerfile_runs_as_non_root(project: Result, project_dir: Path) -> None
     assert f"python:{project.answers['python_version']}" in text
 
 
-def test_docker_image_serves_with_a_healthcheck(project: Result, project_dir: Path) -> None:
+def test_docker_image_serves_with_a_healthcheck(project: Project, project_dir: Path) -> None:
     if not project.answers["docker"]:
         pytest.skip("docker=false renders no Dockerfile")
     text = (project_dir / "Dockerfile").read_text()
@@ -310,7 +258,7 @@ def test_docker_image_serves_with_a_healthcheck(project: Result, project_dir: Pa
     assert re.search(mount, makefile)
 
 
-def test_makefile_documents_every_target(project: Result, project_dir: Path) -> None:
+def test_makefile_documents_every_target(project: Project, project_dir: Path) -> None:
     text = (project_dir / "Makefile").read_text()
     targets = set(re.findall(r"^([a-z][a-z-]*):.*## ", text, flags=re.M))
     required = {
@@ -333,6 +281,8 @@ def test_makefile_documents_every_target(project: Result, project_dir: Path) -> 
         "update",
         "serve",
         "bench-serving",
+        "monitor",
+        "bench-monitoring",
     }
     assert required <= targets
     docker_targets = {"docker-build", "docker-run"}
@@ -352,6 +302,7 @@ def test_precommit_has_required_hooks(project_dir: Path) -> None:
         "mypy",
         "bandit",
         "uv lock",
+        "lint-imports",
         "pymarkdown",
         "check-merge-conflict",
         "end-of-file-fixer",
@@ -374,7 +325,9 @@ def test_no_rendered_line_looks_like_a_conflict_marker(project_dir: Path) -> Non
         assert not marker.search((project_dir / name).read_text()), name
 
 
-def test_ci_checks_weekly_whether_the_template_moved_on(project: Result, project_dir: Path) -> None:
+def test_ci_checks_weekly_whether_the_template_moved_on(
+    project: Project, project_dir: Path
+) -> None:
     ci = project.answers["ci"]
     if ci == "none":
         pytest.skip("ci=none renders no CI configuration")
@@ -395,3 +348,13 @@ def test_ci_checks_weekly_whether_the_template_moved_on(project: Result, project
     assert '"$status" -eq 2' in script
     assert "exit 1" in script
     assert "make update" in script
+
+
+def test_only_template_files_with_jinja_carry_the_suffix() -> None:
+    """A `.jinja` file holds Jinja; every other file is copied as is (copier.yml's suffix)."""
+    plain = [
+        path.relative_to(TEMPLATE_ROOT).as_posix()
+        for path in (TEMPLATE_ROOT / "template").rglob("*.jinja")
+        if not JINJA_LEFTOVER.search(path.read_text())
+    ]
+    assert not plain, f"no Jinja inside: drop the .jinja suffix of {plain}"

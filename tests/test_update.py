@@ -81,16 +81,27 @@ def new_make_target_and_ci_step(template: Path) -> None:
     )
 
 
-GATE_BODY = "    return GateResult(passed=not failures, failures=failures)\n"
-GATE_BODY_EDITED = (
-    "    passed = not failures\n    return GateResult(passed=passed, failures=failures)\n"
+# A team's own make target, appended to the Makefile. A stable spot whatever the generated code
+# looks like: the generated docs/DEVELOPMENT.md tells teams to add their targets at the end of the
+# Makefile, and the template adds its own above `clean`, so updates merge both.
+TEAM_TARGET = (
+    "\n.PHONY: retrain\n"
+    "retrain: ## Refresh the data and retrain (the team's own target)\n\t$(MAKE) data train\n"
 )
 
 
+def add_team_target(project: Path) -> None:
+    """Append the team's make target to the project's Makefile."""
+    makefile = project / "Makefile"
+    makefile.write_text(makefile.read_text() + TEAM_TARGET)
+
+
 def team_edits(project: Path, package: str) -> dict[str, bytes]:
-    """What a team does after the first render; returns the edited and added files."""
-    core = f"src/{package}/core"
-    edit(project / core / "quality_gate.py", GATE_BODY, GATE_BODY_EDITED)
+    """What a team does after the first render; returns the files only the team changes.
+
+    Also appends the team's make target to the Makefile, which the template changes too.
+    """
+    add_team_target(project)
     edit(
         project / "pyproject.toml",
         '    "numpy>=1.26",\n',
@@ -105,10 +116,9 @@ def team_edits(project: Path, package: str) -> dict[str, bytes]:
         + "\n## Team notes\n\nModels are retrained every Monday.\n"
     )
     names = [
-        f"{core}/quality_gate.py",
         "pyproject.toml",
         "configs/train.yaml",
-        f"{core}/thresholds.py",
+        f"src/{package}/core/thresholds.py",
         "tests/unit/test_thresholds.py",
         "README.md",
     ]
@@ -135,10 +145,12 @@ def test_update_brings_template_changes_and_keeps_every_team_edit(
     for name, data in edited.items():
         assert updated[name] == data, f"{name}: the team's edit did not survive byte for byte"
     for name, data in fresh.items():
-        if name not in edited:
+        if name not in {*edited, "Makefile"}:
             assert updated[name] == data, f"{name} differs from the new release's render"
     assert set(updated) == set(fresh) | set(edited)
     assert not [name for name in updated if name.endswith(".rej")]
+    # Both changed the Makefile, in different places: the template's new target and the team's.
+    assert updated["Makefile"].decode() == fresh["Makefile"].decode() + TEAM_TARGET
     assert "files: ## List the files git tracks" in updated["Makefile"].decode()
     assert b"--durations=10" in updated[".github/workflows/ci.yml"]
     # configs/train.yaml is the team's (_skip_if_exists): the template's comment change stays out.
@@ -238,8 +250,7 @@ def test_changing_an_answer_adds_and_removes_exactly_its_files(
     answers = {"model_task": "regression", **start}
     project = render(template, tmp_path / "project", OLD, **answers)
     commit_all(project, "Start from copier-mlops")
-    gate = "src/my_mlops_project/core/quality_gate.py"
-    edit(project / gate, GATE_BODY, GATE_BODY_EDITED)
+    add_team_target(project)
     commit_all(project, "Team edit")
     before = files(project)
 
@@ -249,9 +260,9 @@ def test_changing_an_answer_adds_and_removes_exactly_its_files(
     expected = files(render(template, tmp_path / "fresh", OLD, **(answers | change)))
     assert set(after) - set(before) == appear
     assert set(before) - set(after) == disappear
-    assert after[gate] == before[gate]
+    assert after["Makefile"].decode() == expected["Makefile"].decode() + TEAM_TARGET
     for name, data in expected.items():
-        if name != gate:
+        if name != "Makefile":
             assert after[name] == data, f"{name} differs from a fresh render with the new answers"
     differing = {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
     assert changed_paths(project) == differing

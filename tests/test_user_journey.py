@@ -4,20 +4,18 @@ Slow: `make install` creates the project's own `.venv` with uv and installs from
 """
 
 import os
+from pathlib import Path
 
 import pytest
 
-from conftest import Render
-from helpers import GIT_ENV, run
+from helpers import GIT_ENV, TEMPLATE_ROOT, render, run
 
 pytestmark = pytest.mark.slow
 
 
-def test_render_install_check(render: Render) -> None:
-    project = render({})
-    assert project.exception is None, project.exception
-    assert project.project_dir is not None
-    project_dir = project.project_dir
+def test_render_install_check(tmp_path: Path) -> None:
+    project = render(TEMPLATE_ROOT, tmp_path / "project")
+    project_dir = project.directory
     env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}} | GIT_ENV
     run(["git", "init", "--quiet"], cwd=project_dir, env=env)
     run(["git", "add", "--all"], cwd=project_dir, env=env)
