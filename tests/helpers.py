@@ -85,54 +85,29 @@ GENERATED_CODE = """
     src/{package}/__init__.py
     src/{package}/__main__.py
     src/{package}/cli.py
-    src/{package}/py.typed
     src/{package}/core/__init__.py
-    src/{package}/core/artifacts.py
     src/{package}/core/bundle.py
     src/{package}/core/config.py
-    src/{package}/core/demo_data.py
-    src/{package}/core/estimators.py
-    src/{package}/core/evaluation.py
-    src/{package}/core/hashing.py
-    src/{package}/core/metadata.py
-    src/{package}/core/metrics.py
+    src/{package}/core/data.py
     src/{package}/core/pipeline.py
-    src/{package}/core/prediction.py
     src/{package}/core/profile.py
-    src/{package}/core/provenance.py
-    src/{package}/core/quality_gate.py
-    src/{package}/core/registry.py
     src/{package}/core/schema.py
-    src/{package}/core/tabular.py
-    src/{package}/core/tasks.py
     src/{package}/core/training.py
     src/{package}/core/workflow.py
     src/{package}/monitoring/__init__.py
-    src/{package}/monitoring/categorical.py
-    src/{package}/monitoring/command.py
     src/{package}/monitoring/config.py
-    src/{package}/monitoring/findings.py
-    src/{package}/monitoring/history.py
     src/{package}/monitoring/html_report.py
     src/{package}/monitoring/inputs.py
     src/{package}/monitoring/monitor.py
-    src/{package}/monitoring/numeric.py
-    src/{package}/monitoring/outputs.py
-    src/{package}/monitoring/reference.py
     src/{package}/monitoring/report.py
-    src/{package}/monitoring/schema_check.py
+    src/{package}/monitoring/statistics.py
     src/{package}/monitoring/verdicts.py
+    src/{package}/py.typed
     src/{package}/serving/__init__.py
     src/{package}/serving/app.py
-    src/{package}/serving/batching.py
-    src/{package}/serving/command.py
-    src/{package}/serving/drift_metrics.py
-    src/{package}/serving/errors.py
     src/{package}/serving/metrics.py
-    src/{package}/serving/middleware.py
     src/{package}/serving/model_server.py
     src/{package}/serving/prediction_log.py
-    src/{package}/serving/predictor.py
     src/{package}/serving/schemas.py
     src/{package}/serving/settings.py
     tests/__init__.py
@@ -143,22 +118,31 @@ GENERATED_CODE = """
     tests/integration/test_server.py
     tests/unit/__init__.py
     tests/unit/core/__init__.py
+    tests/unit/core/test_bundle.py
+    tests/unit/core/test_config.py
+    tests/unit/core/test_data.py
+    tests/unit/core/test_pipeline.py
+    tests/unit/core/test_profile.py
+    tests/unit/core/test_schema.py
+    tests/unit/core/test_training.py
+    tests/unit/core/test_workflow.py
     tests/unit/monitoring/__init__.py
+    tests/unit/monitoring/conftest.py
+    tests/unit/monitoring/test_config.py
+    tests/unit/monitoring/test_html_report.py
+    tests/unit/monitoring/test_inputs.py
+    tests/unit/monitoring/test_monitor.py
+    tests/unit/monitoring/test_report.py
+    tests/unit/monitoring/test_statistics.py
+    tests/unit/monitoring/test_verdicts.py
     tests/unit/serving/__init__.py
-    tests/unit/test_artifacts.py
-    tests/unit/test_config.py
-    tests/unit/test_data.py
-    tests/unit/test_metrics.py
-    tests/unit/test_monitoring_outputs.py
-    tests/unit/test_monitoring_run.py
-    tests/unit/test_monitoring_statistics.py
-    tests/unit/test_profile.py
-    tests/unit/test_schema.py
-    tests/unit/test_serving_api.py
-    tests/unit/test_serving_drift_metrics.py
-    tests/unit/test_serving_parts.py
-    tests/unit/test_training.py
-    tests/unit/test_workflow.py
+    tests/unit/serving/conftest.py
+    tests/unit/serving/test_app.py
+    tests/unit/serving/test_metrics.py
+    tests/unit/serving/test_model_server.py
+    tests/unit/serving/test_prediction_log.py
+    tests/unit/serving/test_schemas.py
+    tests/unit/serving/test_settings.py
     scripts/bench_core.py
     scripts/bench_monitoring.py
     scripts/bench_serving.py

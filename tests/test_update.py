@@ -272,11 +272,9 @@ def test_changing_an_answer_adds_and_removes_exactly_its_files(
 # -- 4. a release that moves a file
 
 MIGRATION = """
-_migrations:
   - version: "100.1.0"
     command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/migrations/carry_moved_file.py",
-              "docs/DEVELOPMENT.md", "CONTRIBUTING.md"]
-"""
+              "docs/DEVELOPMENT.md", "CONTRIBUTING.md"]"""
 TEAM_INTRO = "How we work: every model change gets a second reviewer.\n"
 TEAM_SECTION = "\n## Team conventions\n\nTraining data lives in the team bucket.\n"
 TEMPLATE_HEADING = ("## Dependencies\n", "## Dependencies and the lock file\n")
@@ -293,8 +291,8 @@ def move_development_guide(clone: Path) -> None:
         "[CONTRIBUTING.md](CONTRIBUTING.md)",
     )
     config = clone / "copier.yml"
-    assert "\n_migrations:" not in config.read_text()
-    config.write_text(config.read_text() + MIGRATION)
+    assert config.read_text().count("\n_migrations:\n") == 1
+    config.write_text(config.read_text().replace("\n_migrations:", "\n_migrations:" + MIGRATION))
 
 
 def team_guide(text: str) -> str:
