@@ -69,14 +69,14 @@ def render_last_release(template: str, answers: dict[str, object], destination: 
 
 
 def carry(base_root: Path, old: str, new: str | None) -> str | None:
-    """Carry the team's OLD into NEW (or keep it when NEW is None); what happened, for the user."""
+    """Carry the team's edited OLD into NEW (or keep it when NEW is None); what happened."""
     ours = committed(old)
     base_file = base_root / old
     if ours is None or Path(old).exists() or not base_file.is_file():
-        return None if new is None else f"{old}: nothing to carry to {new}"
+        return None  # not the team's, or not removed by this release
     base = base_file.read_bytes()
     if ours == base:
-        return None if new is None else f"{old} -> {new}: not edited by the team, nothing to carry"
+        return None  # not edited by the team: the release's version stands
     if new is None or not Path(new).is_file():
         Path(old).parent.mkdir(parents=True, exist_ok=True)
         Path(old).write_bytes(ours)
