@@ -33,12 +33,14 @@ from .schema import FeatureSchema, infer_schema
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """A fitted pipeline with its schema, scores and reference profile."""
+    """Scores of a fitted pipeline, with the pipeline, its schema and reference profile."""
 
-    pipeline: Pipeline
-    schema: FeatureSchema
     metrics: dict[str, float]
+    #: How ``metrics`` were measured, e.g. "5-fold cross-validation" or "hold-out test data".
     evaluation: str
+    pipeline: Pipeline
+    #: Inferred from the training data; saved with the model and checked on every input.
+    schema: FeatureSchema
     profile: ReferenceProfile
 
 
@@ -119,7 +121,7 @@ def train_model(
         evaluation = f"hold-out split of {config.split.test_size:g} of the training data"
     predictions = predict_frame(pipeline, X, config.task)
     profile = build_profile(schema, X, predictions, config.task)
-    return TrainedModel(pipeline, schema, metrics, evaluation, profile)
+    return TrainedModel(metrics, evaluation, pipeline, schema, profile)
 
 
 # Task metrics and the quality gate.

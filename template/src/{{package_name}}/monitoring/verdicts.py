@@ -85,11 +85,7 @@ def judge_columns(
 
 
 def _numeric_findings(
-    profiles: dict[str, NumericProfile],
-    values: Mapping[str, pd.Series],
-    *,
-    role: Role,
-    epsilon: float,
+    profiles: dict[str, NumericProfile], values: Mapping[str, pd.Series], role: Role, epsilon: float
 ) -> list[ColumnFindings]:
     """Statistics of every column in ``profiles`` (all in ``values``), computed at once."""
     if not profiles:

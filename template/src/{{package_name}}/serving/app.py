@@ -35,7 +35,7 @@ from ..core import check_versions
 from .metrics import ServingMetrics
 from .model_server import ModelServer, ModelState, Predictor, read_metadata, warm_up_row
 from .prediction_log import PredictionLog
-from .schemas import ErrorResponse, PredictResponse, RequestError, error_response, request_model
+from .schemas import ErrorResponse, PredictResponse, RequestError, request_model
 from .settings import ENV_PREFIX, ServingSettings
 
 logger = logging.getLogger(__name__)
@@ -188,14 +188,7 @@ def _add_probes(app: FastAPI, server: ModelServer, metrics: ServingMetrics) -> N
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestError)
     async def rejected(request: Request, error: RequestError) -> Response:
-        return error_response(
-            error.status,
-            error.error,
-            error.message,
-            _request_id(request.scope),
-            error.problems,
-            error.headers,
-        )
+        return error.response(_request_id(request.scope))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
@@ -208,7 +201,7 @@ def _add_error_handlers(app: FastAPI) -> None:
             message = f"method {method} is not allowed on {path}; allowed: {allowed}"
         code = _ERROR_CODES.get(error.status_code, "http_error")
         rid = _request_id(request.scope)
-        return error_response(error.status_code, code, message, rid, headers=error.headers)
+        return RequestError(error.status_code, code, message, headers=error.headers).response(rid)
 
 
 def _api_key_check(settings: ServingSettings) -> Callable[..., Any]:
@@ -321,7 +314,7 @@ class ServingMiddleware:
             logger.exception("request %s failed: %s %s", rid, scope["method"], scope["path"])
             if not response_started:
                 message = f"internal error; quote request id {rid} when reporting it"
-                response = error_response(500, "internal_error", message, rid)
+                response = RequestError(500, "internal_error", message).response(rid)
                 response.headers[_REQUEST_ID.decode()] = rid
                 await response(scope, receive, send)
         finally:

@@ -48,23 +48,15 @@ class RequestError(Exception):
         self.problems = tuple(problems)[:MAX_PROBLEMS]
         self.headers = dict(headers or {})
 
-
-def error_response(
-    status: int,
-    error: str,
-    message: str,
-    request_id: str,
-    problems: Iterable[Problem] = (),
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    """The JSON body every error shares: error code, message, request id and problems."""
-    body = {
-        "error": error,
-        "message": message,
-        "request_id": request_id,
-        "problems": [vars(problem) for problem in problems],
-    }
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+    def response(self, request_id: str) -> JSONResponse:
+        """The JSON body every error shares: error code, message, request id and problems."""
+        body = {
+            "error": self.error,
+            "message": self.message,
+            "request_id": request_id,
+            "problems": [vars(problem) for problem in self.problems],
+        }
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
 def _field_path(location: Iterable[int | str]) -> str:
