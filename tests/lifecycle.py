@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from copier import run_copy, run_update
+from copier import run_update
 
 from helpers import GIT_ENV, TEMPLATE_ROOT, interpreter_for, project_env, run, runner_venv
 
@@ -79,20 +79,6 @@ def clone_template(clone: Path) -> Path:
     git(clone, "add", "-A")
     git(clone, "commit", "--quiet", "--allow-empty", "--no-verify", "-m", "Working tree")
     return clone
-
-
-def render(template: Path, destination: Path, ref: str, **answers: object) -> Path:
-    """Render ``template`` at ``ref`` without --trust, as `copier copy` does."""
-    run_copy(
-        str(template),
-        destination,
-        data=answers,
-        defaults=True,
-        vcs_ref=ref,
-        unsafe=False,
-        quiet=True,
-    )
-    return destination
 
 
 def commit_all(project: Path, message: str) -> None:

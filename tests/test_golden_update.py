@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TEMPLATE_ROOT
+from helpers import TEMPLATE_ROOT, render
 from lifecycle import (
     COPIER,
     ENV,
@@ -26,7 +26,6 @@ from lifecycle import (
     git,
     make,
     make_update,
-    render,
     take_template_side,
     team_module,
     with_conflict_markers,
@@ -103,7 +102,7 @@ def head_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def head_render(head_template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """Files of a fresh render of HEAD with the golden answers (rendered once per worker)."""
     destination = tmp_path_factory.mktemp("golden") / "fresh"
-    return files(render(head_template, destination, "HEAD", **ANSWERS))
+    return files(render(head_template, destination, "HEAD", **ANSWERS).directory)
 
 
 def make_team_edits(project: Path) -> dict[str, bytes]:
@@ -177,7 +176,7 @@ def test_project_from_release_updates_to_head_with_team_edits(
     assert git(head_template, "tag", "--list", tag).strip() == tag, (
         f"release {version} is in CHANGELOG.md but has no tag {tag}: run `make tags` first"
     )
-    project = render(head_template, tmp_path / "project", tag, **ANSWERS)
+    project = render(head_template, tmp_path / "project", tag, **ANSWERS).directory
     commit_all(project, f"Start from copier-mlops {tag}")
     released = files(project)
     owned = make_team_edits(project)

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from copier.errors import UnsafeTemplateError
 
-from helpers import GIT_ENV, TEMPLATE_ROOT, interpreter_for, runner_venv
+from helpers import GIT_ENV, TEMPLATE_ROOT, interpreter_for, render, runner_venv
 from lifecycle import (
     changed_paths,
     clone_template,
@@ -26,7 +26,6 @@ from lifecycle import (
     git,
     make,
     make_update,
-    render,
     team_module,
     update,
     with_conflict_markers,
@@ -132,7 +131,7 @@ def test_update_brings_template_changes_and_keeps_every_team_edit(
     template: Path, tmp_path: Path
 ) -> None:
     release(template, OLD)
-    project = render(template, tmp_path / "project", OLD)
+    project = render(template, tmp_path / "project", OLD).directory
     commit_all(project, "Start from copier-mlops")
     edited = team_edits(project, "my_mlops_project")
     commit_all(project, "Team edits")
@@ -140,7 +139,7 @@ def test_update_brings_template_changes_and_keeps_every_team_edit(
 
     update(project, NEW)
 
-    fresh = files(render(template, tmp_path / "fresh", NEW))
+    fresh = files(render(template, tmp_path / "fresh", NEW).directory)
     updated = files(project)
     for name, data in edited.items():
         assert updated[name] == data, f"{name}: the team's edit did not survive byte for byte"
@@ -167,7 +166,7 @@ def test_conflict_is_left_inline_in_that_file_only_and_reported(
     template: Path, tmp_path: Path
 ) -> None:
     release(template, OLD)
-    project = render(template, tmp_path / "project", OLD)
+    project = render(template, tmp_path / "project", OLD).directory
     commit_all(project, "Start from copier-mlops")
     edit(project / "pyproject.toml", "fail_under = 90\n", "fail_under = 95\n")
     commit_all(project, "Team raises the coverage bar")
@@ -192,7 +191,7 @@ def test_conflict_is_left_inline_in_that_file_only_and_reported(
         pyproject,
         flags=re.M,
     ), pyproject
-    fresh = files(render(template, tmp_path / "fresh", NEW))
+    fresh = files(render(template, tmp_path / "fresh", NEW).directory)
     updated = files(project)
     for name, data in fresh.items():
         if name not in {"pyproject.toml", "configs/train.yaml"}:  # the team's: kept as it was
@@ -248,7 +247,7 @@ def test_changing_an_answer_adds_and_removes_exactly_its_files(
 ) -> None:
     release(template, OLD)
     answers = {"model_task": "regression", **start}
-    project = render(template, tmp_path / "project", OLD, **answers)
+    project = render(template, tmp_path / "project", OLD, **answers).directory
     commit_all(project, "Start from copier-mlops")
     add_team_target(project)
     commit_all(project, "Team edit")
@@ -257,7 +256,7 @@ def test_changing_an_answer_adds_and_removes_exactly_its_files(
     update(project, OLD, data=change)
 
     after = files(project)
-    expected = files(render(template, tmp_path / "fresh", OLD, **(answers | change)))
+    expected = files(render(template, tmp_path / "fresh", OLD, **(answers | change)).directory)
     assert set(after) - set(before) == appear
     assert set(before) - set(after) == disappear
     assert after["Makefile"].decode() == expected["Makefile"].decode() + TEAM_TARGET
@@ -304,7 +303,7 @@ def test_moved_file_carries_the_team_version_across_with_trust(
     template: Path, tmp_path: Path
 ) -> None:
     release(template, OLD)
-    project = render(template, tmp_path / "project", OLD)
+    project = render(template, tmp_path / "project", OLD).directory
     commit_all(project, "Start from copier-mlops")
     guide = project / "docs" / "DEVELOPMENT.md"
     guide.write_text(team_guide(guide.read_text()))
@@ -319,7 +318,7 @@ def test_moved_file_carries_the_team_version_across_with_trust(
 
     update(project, NEW, unsafe=True)
 
-    fresh = files(render(template, tmp_path / "fresh", NEW))
+    fresh = files(render(template, tmp_path / "fresh", NEW).directory)
     expected = team_guide(fresh["CONTRIBUTING.md"].decode())
     assert TEMPLATE_HEADING[1] in expected
     assert (project / "CONTRIBUTING.md").read_text() == expected
@@ -339,13 +338,13 @@ def test_moved_file_the_team_never_edited_is_simply_the_new_one(
     template: Path, tmp_path: Path
 ) -> None:
     release(template, OLD)
-    project = render(template, tmp_path / "project", OLD)
+    project = render(template, tmp_path / "project", OLD).directory
     commit_all(project, "Start from copier-mlops")
     release(template, NEW, move_development_guide)
 
     update(project, NEW, unsafe=True)
 
-    fresh = files(render(template, tmp_path / "fresh", NEW))
+    fresh = files(render(template, tmp_path / "fresh", NEW).directory)
     assert files(project) == fresh
 
 
@@ -364,7 +363,7 @@ def test_data_models_and_reports_are_never_rendered_or_touched(
             git(clone, "add", "--force", str(path))
 
     release(template, OLD)
-    project = render(template, tmp_path / "project", OLD)
+    project = render(template, tmp_path / "project", OLD).directory
     commit_all(project, "Start from copier-mlops")
     for name in ("data/train.csv", "models/latest.json"):
         (project / name).parent.mkdir()
@@ -385,7 +384,7 @@ def test_data_models_and_reports_are_never_rendered_or_touched(
 
 @pytest.mark.parametrize("dirt", ["modified", "untracked"])
 def test_make_update_refuses_a_dirty_tree_and_changes_nothing(tmp_path: Path, dirt: str) -> None:
-    project = render(TEMPLATE_ROOT, tmp_path / "project", "HEAD")
+    project = render(TEMPLATE_ROOT, tmp_path / "project", "HEAD").directory
     commit_all(project, "Start from copier-mlops")
     if dirt == "modified":
         (project / "README.md").write_text("# Work in progress\n")
