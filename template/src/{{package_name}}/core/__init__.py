@@ -29,11 +29,11 @@ from .config import (
     ConfigError,
     Task,
     TrainConfig,
+    config_problems,
     load_config,
     parse_config,
     parse_yaml,
     read_yaml_mapping,
-    validate_config,
 )
 from .data import (
     SUFFIXES,
@@ -107,6 +107,7 @@ __all__ = [
     "build_estimator",
     "build_pipeline",
     "check_versions",
+    "config_problems",
     "infer_schema",
     "latest_scores",
     "load_bundle",
@@ -128,7 +129,6 @@ __all__ = [
     "save_bundle",
     "save_model",
     "score_model",
-    "validate_config",
     "write_data",
     "write_demo_data",
     "write_table",

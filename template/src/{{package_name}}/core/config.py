@@ -8,7 +8,7 @@ strict pydantic models. The config is the single source of the task: none is ass
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal, Self, TypeVar, get_args
+from typing import Any, Final, Literal, Self, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -32,8 +32,6 @@ METRIC_NAMES: Mapping[Task, tuple[str, ...]] = {
 }
 
 EstimatorName = Literal["logistic_regression", "ridge", "random_forest", "hist_gradient_boosting"]
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -253,22 +251,15 @@ def load_config(
 
 def parse_config(raw: Mapping[str, Any], *, source: str = "config") -> TrainConfig:
     """Validate a training config mapping; every problem is reported with its dotted key."""
-    return validate_config(TrainConfig, raw, source=source)
-
-
-def validate_config(
-    model: type[ModelT],
-    raw: Mapping[str, Any],
-    *,
-    source: str,
-    error: type[ConfigError] = ConfigError,
-) -> ModelT:
-    """Validate ``raw`` as ``model``; raise ``error`` as ``source: key.path: problem; ...``."""
     try:
-        return model.model_validate(raw)
-    except ValidationError as invalid:
-        problems = "; ".join(_describe(problem) for problem in invalid.errors())
-        raise error(f"{source}: {problems}") from None
+        return TrainConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(f"{source}: {config_problems(error)}") from None
+
+
+def config_problems(error: ValidationError) -> str:
+    """Every problem of ``error`` as ``key.path: problem``, joined: how config errors read."""
+    return "; ".join(_describe(problem) for problem in error.errors())
 
 
 def _describe(error: Mapping[str, Any]) -> str:

@@ -3,9 +3,9 @@
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..core import ConfigError, read_yaml_mapping, validate_config
+from ..core import ConfigError, config_problems, read_yaml_mapping
 
 DEFAULT_MONITORING_CONFIG = Path("configs/monitoring.yaml")
 
@@ -82,4 +82,7 @@ def load_monitoring_config(path: Path = DEFAULT_MONITORING_CONFIG) -> Monitoring
         MonitoringConfigError: when the file is missing, not a YAML mapping or invalid.
     """
     raw = read_yaml_mapping(path, what="monitoring config", error=MonitoringConfigError)
-    return validate_config(MonitoringConfig, raw, source=str(path), error=MonitoringConfigError)
+    try:
+        return MonitoringConfig.model_validate(raw)
+    except ValidationError as error:
+        raise MonitoringConfigError(f"{path}: {config_problems(error)}") from None
