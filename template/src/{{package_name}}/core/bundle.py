@@ -337,7 +337,8 @@ def git_commit(start: Path) -> str | None:
             timeout=10,
             check=False,
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, subprocess.TimeoutExpired) as error:
+        logger.warning("no git commit recorded: %s", error)
         return None
     commit = result.stdout.strip()
     return commit if result.returncode == 0 and commit else None
