@@ -161,13 +161,20 @@ class ModelServer:
         metadata: ModelMetadata,
         max_batch_rows: int,
         allow_version_mismatch: bool = False,
+        *,
+        bundle: ModelBundle | None = None,
     ) -> None:
-        """Serve the model in ``directory`` whose metadata was read as ``metadata``."""
+        """Serve the model in ``directory`` whose metadata was read as ``metadata``.
+
+        ``bundle`` is that model already loaded and verified (e.g. fetched from a registry):
+        :meth:`load` then only warms it up.
+        """
         self.allow_version_mismatch = allow_version_mismatch
         self.directory = directory
         self.metadata = metadata
         self.state = ModelState.LOADING
         self.reason = "the model is loading"
+        self._loaded = bundle
         self._bundle: ModelBundle | None = None
         # A plain object index: pandas' Arrow-backed string labels make column lookups slow.
         self._columns = pd.Index(metadata.feature_schema.feature_names, dtype=object)
@@ -183,7 +190,9 @@ class ModelServer:
     def load(self) -> None:
         """Load, verify and warm up the bundle; on any failure stay unready and say why."""
         try:
-            bundle = load_bundle(self.directory, allow_version_mismatch=self.allow_version_mismatch)
+            bundle = self._loaded or load_bundle(
+                self.directory, allow_version_mismatch=self.allow_version_mismatch
+            )
             if bundle.metadata != self.metadata:
                 raise ArtifactError(f"{self.directory} changed while the service started")
             self._bundle = bundle
