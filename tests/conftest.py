@@ -44,10 +44,15 @@ def interpreter(project: Project) -> Interpreter:
     return interpreter_for(str(project.answers["python_version"]))
 
 
+#: The answer set whose runner venv also holds the full `mlflow` (its `mlflow server`), so the
+#: render's own test against a real tracking server runs there (it is skipped elsewhere).
+MLFLOW_SERVER_SET = "defaults"
+
+
 @pytest.fixture(scope="session")
-def venv(project_dir: Path, interpreter: Interpreter) -> Path:
+def venv(answer_set: str, project_dir: Path, interpreter: Interpreter) -> Path:
     """A runner venv holding the project's dependencies for its interpreter."""
-    return runner_venv(project_dir, interpreter)
+    return runner_venv(project_dir, interpreter, mlflow_server=answer_set == MLFLOW_SERVER_SET)
 
 
 @pytest.fixture
