@@ -11,10 +11,12 @@ from helpers import (
     Interpreter,
     Project,
     TrainedCopy,
+    empty_mlflow_store,
     interpreter_for,
     project_env,
     render,
     runner_venv,
+    tracks_with_mlflow,
 )
 
 
@@ -60,6 +62,8 @@ def trained_copy(project_dir: Path, venv: Path, tmp_path: Path) -> TrainedCopy:
     """A copy of the render (the shared one stays free of data and models), trained."""
     work = tmp_path / "project"
     shutil.copytree(project_dir, work)
+    if tracks_with_mlflow(work):  # train records its run in ./mlflow.db: start it migrated
+        shutil.copyfile(empty_mlflow_store(venv), work / "mlflow.db")
     trained = TrainedCopy(work, project_env(venv, work), venv)
     trained.make("data", "train")
     return trained

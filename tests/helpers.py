@@ -317,6 +317,29 @@ def runner_venv(project: Path, interpreter: Interpreter, *, mlflow_server: bool 
     return venv
 
 
+#: Run by a runner venv's Python: open (so create and migrate) the SQLite MLflow store argv[1].
+MIGRATE_MLFLOW_STORE = (
+    "import sys; from mlflow import MlflowClient; MlflowClient(sys.argv[1]).search_experiments()"
+)
+
+
+def empty_mlflow_store(venv: Path) -> Path:
+    """An empty SQLite MLflow store migrated by ``venv``'s MLflow, made once per runner venv.
+
+    Opening a fresh store runs MLflow's migrations (seconds); a copy of this file starts each
+    trained copy of a render with a ready store, as the generated tests do for their own.
+    """
+    store = venv.with_name(f"{venv.name}-mlflow.db")
+    with FileLock(str(store) + ".lock"):
+        if not store.exists():
+            scratch = store.with_name(f"{store.name}.tmp")
+            scratch.unlink(missing_ok=True)
+            python = str(venv / "bin" / "python")
+            run([python, "-c", MIGRATE_MLFLOW_STORE, f"sqlite:///{scratch}"], cwd=venv.parent)
+            scratch.rename(store)
+    return store
+
+
 def run(
     command: list[str],
     *,
