@@ -21,7 +21,7 @@ uv: ## Install uv with pip when it is not available
 
 $(VENV)/.synced: pyproject.toml uv.lock
 	$(MAKE) --no-print-directory uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 install: $(VENV)/.synced ## Create .venv with the template's dev tools (uv sync)

@@ -11,10 +11,12 @@ from helpers import (
     Interpreter,
     Project,
     TrainedCopy,
+    empty_mlflow_store,
     interpreter_for,
     project_env,
     render,
     runner_venv,
+    tracks_with_mlflow,
 )
 
 
@@ -44,10 +46,15 @@ def interpreter(project: Project) -> Interpreter:
     return interpreter_for(str(project.answers["python_version"]))
 
 
+#: The answer set whose runner venv also holds the full `mlflow` (its `mlflow server`), so the
+#: render's own test against a real tracking server runs there (it is skipped elsewhere).
+MLFLOW_SERVER_SET = "defaults"
+
+
 @pytest.fixture(scope="session")
-def venv(project_dir: Path, interpreter: Interpreter) -> Path:
+def venv(answer_set: str, project_dir: Path, interpreter: Interpreter) -> Path:
     """A runner venv holding the project's dependencies for its interpreter."""
-    return runner_venv(project_dir, interpreter)
+    return runner_venv(project_dir, interpreter, mlflow_server=answer_set == MLFLOW_SERVER_SET)
 
 
 @pytest.fixture
@@ -55,6 +62,8 @@ def trained_copy(project_dir: Path, venv: Path, tmp_path: Path) -> TrainedCopy:
     """A copy of the render (the shared one stays free of data and models), trained."""
     work = tmp_path / "project"
     shutil.copytree(project_dir, work)
+    if tracks_with_mlflow(work):  # train records its run in ./mlflow.db: start it migrated
+        shutil.copyfile(empty_mlflow_store(venv), work / "mlflow.db")
     trained = TrainedCopy(work, project_env(venv, work), venv)
     trained.make("data", "train")
     return trained

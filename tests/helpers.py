@@ -150,6 +150,15 @@ GENERATED_CODE = """
     configs/train.yaml
 """
 
+#: Files of the generated code, its tests and docs that only ``tracking: mlflow`` renders hold
+#: (MLflow runs and registry); a ``tracking: none`` render has no trace of MLflow.
+MLFLOW_CODE = """
+    src/{package}/core/tracking.py
+    tests/integration/test_tracking_server.py
+    tests/unit/core/test_tracking.py
+    docs/TRACKING.md
+"""
+
 #: Project files every render holds, whatever the answers.
 PROJECT_FILES = """
     .copier-answers.yml
@@ -171,11 +180,14 @@ PROJECT_FILES = """
 def expected_files(answers: Mapping[str, Any]) -> set[str]:
     """Exactly the files a render with ``answers`` holds (data, models, reports never)."""
     files = set(PROJECT_FILES.split())
-    files |= {name.format(package=answers["package_name"]) for name in GENERATED_CODE.split()}
+    code = GENERATED_CODE.split()
+    if answers["tracking"] == "mlflow":
+        code += MLFLOW_CODE.split()
+    files |= {name.format(package=answers["package_name"]) for name in code}
     if answers["license"] != "Proprietary":
         files.add("LICENSE")
     if answers["docker"]:
-        files |= {"Dockerfile", ".dockerignore"}
+        files |= {"Dockerfile", ".dockerignore", "compose.yaml"}
     if answers["ci"] == "github":
         files |= {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
     if answers["ci"] == "gitlab":
@@ -251,14 +263,32 @@ def project_requirements(project: Path) -> list[str]:
     return sorted([*project_table["dependencies"], *project_table["optional-dependencies"]["dev"]])
 
 
-def runner_venv(project: Path, interpreter: Interpreter) -> Path:
+#: Options of the runner venvs' `uv pip install`, part of their cache key. Bytecode is compiled
+#: once at install: with PYTHONDONTWRITEBYTECODE=1 (set on CI), every process would otherwise
+#: compile every module it imports again (MLflow's import alone costs seconds).
+RUNNER_INSTALL_OPTIONS = ("--compile-bytecode",)
+
+
+def tracks_with_mlflow(project: Path) -> bool:
+    """Whether a rendered project depends on MLflow (its ``tracking`` answer is ``mlflow``)."""
+    return any(re.match(r"mlflow-skinny\b", name) for name in project_requirements(project))
+
+
+def runner_venv(project: Path, interpreter: Interpreter, *, mlflow_server: bool = False) -> Path:
     """A venv with the project's dependencies (not the project) for ``interpreter``.
 
-    Venvs are cached by interpreter and requirement list and shared by xdist workers under a
-    file lock, so no rendered project is ever installed into the template's own environment.
+    Venvs are cached by interpreter, requirement list and install options, and shared by xdist
+    workers under a file lock, so no rendered project is ever installed into the template's own
+    environment. With ``mlflow_server`` (for a project that tracks with MLflow) the venv also
+    holds the full ``mlflow`` package, resolved with the project's ``mlflow-skinny`` so that both
+    are the same version: its ``mlflow server`` runs the project's real-tracking-server test,
+    which is skipped elsewhere.
     """
     requirements = project_requirements(project)
-    digest = hashlib.sha256("\n".join(requirements).encode()).hexdigest()[:12]
+    if mlflow_server and tracks_with_mlflow(project):
+        requirements = sorted([*requirements, "mlflow"])
+    key = "\n".join([*RUNNER_INSTALL_OPTIONS, *requirements])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     venv = RUNNER_CACHE / f"py{interpreter.version}-{digest}"
     RUNNER_CACHE.mkdir(parents=True, exist_ok=True)
     with FileLock(str(venv) + ".lock"):
@@ -275,6 +305,7 @@ def runner_venv(project: Path, interpreter: Interpreter) -> Path:
                     "pip",
                     "install",
                     "--quiet",
+                    *RUNNER_INSTALL_OPTIONS,
                     "--python",
                     str(venv / "bin" / "python"),
                     "-r",
@@ -284,6 +315,29 @@ def runner_venv(project: Path, interpreter: Interpreter) -> Path:
             )
             (venv / ".complete").touch()
     return venv
+
+
+#: Run by a runner venv's Python: open (so create and migrate) the SQLite MLflow store argv[1].
+MIGRATE_MLFLOW_STORE = (
+    "import sys; from mlflow import MlflowClient; MlflowClient(sys.argv[1]).search_experiments()"
+)
+
+
+def empty_mlflow_store(venv: Path) -> Path:
+    """An empty SQLite MLflow store migrated by ``venv``'s MLflow, made once per runner venv.
+
+    Opening a fresh store runs MLflow's migrations (seconds); a copy of this file starts each
+    trained copy of a render with a ready store, as the generated tests do for their own.
+    """
+    store = venv.with_name(f"{venv.name}-mlflow.db")
+    with FileLock(str(store) + ".lock"):
+        if not store.exists():
+            scratch = store.with_name(f"{store.name}.tmp")
+            scratch.unlink(missing_ok=True)
+            python = str(venv / "bin" / "python")
+            run([python, "-c", MIGRATE_MLFLOW_STORE, f"sqlite:///{scratch}"], cwd=venv.parent)
+            scratch.rename(store)
+    return store
 
 
 def run(
@@ -313,8 +367,10 @@ def run(
 def project_env(venv: Path, project_dir: Path) -> dict[str, str]:
     """Environment for running a rendered project's tools from ``venv`` without installing it.
 
-    Tool caches and coverage data go to a sibling directory, so the render itself stays exactly
-    what copier wrote (other tests inspect its files).
+    Tool caches and coverage data go to a sibling directory and no bytecode is written, so the
+    render itself stays exactly what copier wrote (other tests inspect its files). No
+    PYTHONPYCACHEPREFIX: Python would then also read bytecode only from there, never the
+    venv's, compiled at install.
     """
     caches = project_dir.with_name(f"{project_dir.name}-caches")
     env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
@@ -322,7 +378,7 @@ def project_env(venv: Path, project_dir: Path) -> dict[str, str]:
     env |= {
         "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
         "PYTHONPATH": "src",
-        "PYTHONPYCACHEPREFIX": str(caches / "pycache"),
+        "PYTHONDONTWRITEBYTECODE": "1",
         "MYPY_CACHE_DIR": str(caches / "mypy"),
         "RUFF_CACHE_DIR": str(caches / "ruff"),
         "COVERAGE_FILE": str(caches / "coverage" / ".coverage"),

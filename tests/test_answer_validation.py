@@ -5,6 +5,7 @@ import keyword
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,17 +125,20 @@ def test_reserved_names_cover_keywords_and_the_standard_library() -> None:
 INSPECT_DISTRIBUTIONS = (
     "import importlib.metadata as m, json; print(json.dumps({"
     "'distributions': [d.metadata['Name'] for d in m.distributions()], "
-    "'modules': list(m.packages_distributions())}))"
+    "'modules': m.packages_distributions()}))"
 )
 
 
-def _inspect(venv: Path, extra_path: Path) -> dict[str, list[str]]:
+def _inspect(venv: Path, extra_path: Path) -> dict[str, Any]:
     """Distributions and import names that ``venv``'s python sees (plus ``extra_path``)."""
     command = [str(venv / "bin" / "python"), "-c", INSPECT_DISTRIBUTIONS]
-    inspected: dict[str, list[str]] = json.loads(
-        run(command, env={"PYTHONPATH": str(extra_path)}).stdout
-    )
+    inspected: dict[str, Any] = json.loads(run(command, env={"PYTHONPATH": str(extra_path)}).stdout)
     return inspected
+
+
+def _normalized(distribution: str) -> str:
+    """A distribution name as PEP 503 compares it."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def test_reserved_names_cover_every_import_name_in_the_lock(
@@ -144,7 +148,8 @@ def test_reserved_names_cover_every_import_name_in_the_lock(
 
     The lock is the universal resolution (every platform and Python the render supports) that
     `uv lock` writes: the runner venv holds this machine's share, the rest (e.g. Windows-only
-    distributions) is unpacked beside it.
+    distributions) is unpacked beside it. Only locked distributions count: a runner venv may hold
+    more (the full ``mlflow`` for the tracking-server test).
     """
     requirements, elsewhere = tmp_path / "requirements.in", tmp_path / "elsewhere"
     requirements.write_text("\n".join(project_requirements(project_dir)) + "\n")
@@ -153,19 +158,20 @@ def test_reserved_names_cover_every_import_name_in_the_lock(
     resolve = ["pip", "compile", "--quiet", "--universal", "--no-header", "--no-annotate"]
     resolved = run([*uv, *resolve, "--python-version", minimum, str(requirements)]).stdout
     locked = {line.split(";")[0].strip() for line in resolved.splitlines() if "==" in line}
-    installed = {
-        re.sub(r"[-_.]+", "-", name).lower() for name in _inspect(venv, elsewhere)["distributions"]
-    }
+    installed = {_normalized(name) for name in _inspect(venv, elsewhere)["distributions"]}
     missing_here = sorted(pin for pin in locked if pin.split("==")[0] not in installed)
     if missing_here:
         newest = max(copier_config()["python_version"]["choices"], key=version_key)
         unpack = ["pip", "install", "--quiet", "--no-deps", "--python-version", newest]
         run([*uv, *unpack, "--target", str(elsewhere), *missing_here])
     # mypyc names its helper modules after a hash that changes with every release.
+    locked_names = {_normalized(pin.split("==")[0]) for pin in locked}
     choosable = {
         name.lower()
-        for name in _inspect(venv, elsewhere)["modules"]
-        if re.fullmatch(r"[a-z][a-z0-9_]*", name.lower()) and not name.endswith("__mypyc")
+        for name, distributions in _inspect(venv, elsewhere)["modules"].items()
+        if re.fullmatch(r"[a-z][a-z0-9_]*", name.lower())
+        and not name.endswith("__mypyc")
+        and locked_names & {_normalized(distribution) for distribution in distributions}
     }
     reserved = {*_reserved("dependency_module_names"), *_reserved("stdlib_module_names")}
     unreserved = sorted(choosable - reserved)

@@ -7,6 +7,8 @@ the project's runner venv and ``src/`` on the path, as the other generated-proje
 import json
 from pathlib import Path
 
+import pytest
+
 from helpers import Project, TrainedCopy, run_python
 
 
@@ -42,3 +44,22 @@ def test_make_data_train_evaluate_predict(project: Project, trained_copy: Traine
     model_file.write_bytes(model_file.read_bytes()[:-16])
     refused = trained_copy.python("-m", str(project.answers["package_name"]), "predict", expect=2)
     assert "does not match the SHA-256 recorded at training time" in refused.stderr
+
+
+def test_train_records_a_run_that_promote_makes_champion(
+    project: Project, trained_copy: TrainedCopy
+) -> None:
+    """`make train` registered a challenger; `promote` makes it champion, loadable by alias."""
+    if project.answers["tracking"] != "mlflow":
+        pytest.skip("tracking=none records no runs")
+    package, slug = str(project.answers["package_name"]), str(project.answers["project_slug"])
+    assert (trained_copy.directory / "mlflow.db").is_file()
+    listed = json.loads(trained_copy.python("-m", package, "models").stdout)
+    assert [version["version"] for version in listed] == [1]
+    assert listed[0]["aliases"] == ["challenger"]
+    assert listed[0]["metrics"]
+    trained_copy.python("-m", package, "promote")
+    listed = json.loads(trained_copy.python("-m", package, "models").stdout)
+    assert "champion" in listed[0]["aliases"]
+    champion = f"models:/{slug}@champion"
+    trained_copy.python("-m", package, "evaluate", "--model", champion)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
-from helpers import TEMPLATE_ROOT, render
+from helpers import MLFLOW_CODE, TEMPLATE_ROOT, render
 from lifecycle import (
     COPIER,
     ENV,
@@ -85,6 +86,8 @@ MOVED_EDITS = {
     ),
 }
 NEW_FILES = team_module(PACKAGE)
+# What the `tracking` question (default mlflow) brings to a project from a release before it.
+TRACKING_FILES = {name.format(package=PACKAGE) for name in MLFLOW_CODE.split()}
 TEAM_TOUCHED = (
     {edit.path for edit in [*MANAGED_EDITS, *OWNED_EDITS, *MOVED_EDITS.values()]}
     | set(MOVED_EDITS)
@@ -195,6 +198,12 @@ def test_project_from_release_updates_to_head_with_team_edits(
     if conflict:
         take_template_side(project / conflict)
         updated = files(project)
+    # A question added since the release takes its default: tracking with MLflow, and its files.
+    answered = yaml.safe_load(updated[ANSWERS_FILE])
+    assert answered["tracking"] == "mlflow"
+    assert set(updated) >= TRACKING_FILES, sorted(TRACKING_FILES - set(updated))
+    if "tracking" not in yaml.safe_load(released[ANSWERS_FILE]):
+        assert not TRACKING_FILES & set(released)
     expected = dict(head_render)
     for edit in MANAGED_EDITS:
         expected[edit.path] = edit.apply(expected[edit.path].decode()).encode()

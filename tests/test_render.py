@@ -285,9 +285,12 @@ def test_makefile_documents_every_target(project: Project, project_dir: Path) ->
         "bench-monitoring",
     }
     assert required <= targets
-    docker_targets = {"docker-build", "docker-run"}
+    docker_targets = {"docker-build", "docker-run", "compose-up", "compose-down"}
     assert (docker_targets <= targets) == project.answers["docker"]
     assert docker_targets & targets in (set(), docker_targets)
+    tracking_targets = {"mlflow-ui", "models", "promote", "rollback"}
+    assert (tracking_targets <= targets) == (project.answers["tracking"] == "mlflow")
+    assert tracking_targets & targets in (set(), tracking_targets)
     declared = set(re.findall(r"^([a-z][a-z-]*):", text, flags=re.M))
     assert declared <= targets, f"targets without ## help: {declared - targets}"
 
@@ -358,3 +361,93 @@ def test_only_template_files_with_jinja_carry_the_suffix() -> None:
         if not JINJA_LEFTOVER.search(path.read_text())
     ]
     assert not plain, f"no Jinja inside: drop the .jinja suffix of {plain}"
+
+
+def test_tracking_none_leaves_no_trace_of_mlflow(project: Project, project_dir: Path) -> None:
+    """No file (name or text) says MLflow, and no dependency brings it or its SQL store."""
+    if project.answers["tracking"] != "none":
+        pytest.skip("only a tracking=none render is free of MLflow")
+    for name in sorted(_files(project_dir)):
+        assert "mlflow" not in name.lower(), name
+        text = (project_dir / name).read_text().lower()
+        assert "mlflow" not in text, f"{name} mentions MLflow"
+    meta = tomllib.loads((project_dir / "pyproject.toml").read_text())["project"]
+    declared = [*meta["dependencies"], *meta["optional-dependencies"]["dev"]]
+    names = {re.split("[<>=\\[; ]", requirement)[0].lower() for requirement in declared}
+    assert not names & {"mlflow", "mlflow-skinny", "sqlalchemy", "alembic"}, names
+
+
+def test_tracking_mlflow_brings_its_dependency_commands_and_docs(
+    project: Project, project_dir: Path
+) -> None:
+    """The lightest MLflow, the UI as a tool pinned to the lock, the team server documented."""
+    if project.answers["tracking"] != "mlflow":
+        pytest.skip("tracking=none renders no MLflow")
+    meta = tomllib.loads((project_dir / "pyproject.toml").read_text())["project"]
+    names = {re.split("[<>=\\[; ]", requirement)[0] for requirement in meta["dependencies"]}
+    assert "mlflow-skinny" in names
+    assert "mlflow" not in names, "the full mlflow (UI, server) is a tool, not a dependency"
+    makefile = (project_dir / "Makefile").read_text()
+    ui = makefile.split("\nmlflow-ui:", 1)[1].split("\n\n", 1)[0]
+    assert 'tool run --compile-bytecode --from "mlflow==$$version"' in ui
+    assert "mlflow ui" in ui
+    assert '--backend-store-uri "$(MLFLOW_STORE)"' in ui
+    assert "MLFLOW_STORE ?= sqlite:///mlflow.db" in makefile
+    assert "sync --extra dev --compile-bytecode" in makefile
+    gitignore = (project_dir / ".gitignore").read_text().split()
+    assert {"mlflow.db", "mlruns/"} <= set(gitignore)
+    guide = (project_dir / "docs" / "TRACKING.md").read_text()
+    slug = project.answers["project_slug"]
+    for needle in (
+        "sqlite:///mlflow.db",
+        "MLFLOW_TRACKING_URI",
+        "--artifacts-destination",
+        "mlflow-artifacts:",
+        "champion",
+        "challenger",
+        "--if-better",
+        f"models:/{slug}@champion",
+        "MODEL_SERVER_MODEL_URI",
+        "SHA-256",
+        "make mlflow-ui",
+    ):
+        assert needle in guide, f"docs/TRACKING.md lacks {needle}"
+    for doc, link in (
+        ("README.md", "(docs/TRACKING.md)"),
+        ("docs/QUICK_START.md", "(TRACKING.md)"),
+    ):
+        text = (project_dir / doc).read_text()
+        assert link in text, doc
+        assert "make mlflow-ui" in text, doc
+
+
+def test_compose_file_serves_and_runs_a_pinned_tracking_server(
+    project: Project, project_dir: Path
+) -> None:
+    if not project.answers["docker"]:
+        pytest.skip("docker=false renders no compose file")
+    compose = yaml.safe_load((project_dir / "compose.yaml").read_text())
+    services = compose["services"]
+    serving = services["serving"]
+    assert serving["build"] == "."
+    assert all(port.startswith("127.0.0.1:") for port in serving["ports"])
+    if project.answers["tracking"] == "none":
+        assert set(services) == {"serving"}
+        assert serving["volumes"] == ["./models:/home/app/models:ro"]
+        return
+    assert set(services) == {"serving", "mlflow"}
+    slug = project.answers["project_slug"]
+    assert serving["environment"] == {
+        "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+        "MODEL_SERVER_MODEL_URI": f"models:/{slug}@champion",
+    }
+    assert serving["depends_on"] == {"mlflow": {"condition": "service_healthy"}}
+    server = services["mlflow"]
+    assert server["image"].startswith("ghcr.io/mlflow/mlflow:v${MLFLOW_VERSION:?")
+    command = " ".join(server["command"])
+    assert command.startswith("mlflow server ")
+    assert "--backend-store-uri=sqlite:////mlflow/mlflow.db" in command
+    assert "--artifacts-destination=/mlflow/artifacts" in command
+    assert "mlflow:5000" in command  # the serving service's Host header is allowed
+    makefile = (project_dir / "Makefile").read_text()
+    assert "MLFLOW_VERSION=$$version docker compose up" in makefile

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from copier.errors import UnsafeTemplateError
 
-from helpers import GIT_ENV, TEMPLATE_ROOT, interpreter_for, render, runner_venv
+from helpers import GIT_ENV, MLFLOW_CODE, TEMPLATE_ROOT, interpreter_for, render, runner_venv
 from lifecycle import (
     changed_paths,
     clone_template,
@@ -221,12 +221,17 @@ def test_conflict_is_left_inline_in_that_file_only_and_reported(
 
 # -- 3. answers change on update
 
+DOCKER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml"}
+# The files only `tracking: mlflow` renders hold (the default project name's package).
+TRACKING_FILES = {name.format(package="my_mlops_project") for name in MLFLOW_CODE.split()}
+
 
 @pytest.mark.parametrize(
     ("start", "change", "appear", "disappear"),
     [
-        ({"docker": True}, {"docker": False}, set(), {"Dockerfile", ".dockerignore"}),
-        ({"docker": False}, {"docker": True}, {"Dockerfile", ".dockerignore"}, set()),
+        ({"docker": True}, {"docker": False}, set(), DOCKER_FILES),
+        ({"docker": False}, {"docker": True}, DOCKER_FILES, set()),
+        ({"tracking": "mlflow"}, {"tracking": "none"}, set(), TRACKING_FILES),
         (
             {"ci": "github"},
             {"ci": "gitlab"},
@@ -235,7 +240,7 @@ def test_conflict_is_left_inline_in_that_file_only_and_reported(
         ),
         ({"ci": "gitlab"}, {"ci": "none"}, set(), {".gitlab-ci.yml"}),
     ],
-    ids=["docker-off", "docker-on", "github-to-gitlab", "gitlab-to-none"],
+    ids=["docker-off", "docker-on", "tracking-off", "github-to-gitlab", "gitlab-to-none"],
 )
 def test_changing_an_answer_adds_and_removes_exactly_its_files(
     template: Path,
