@@ -209,8 +209,8 @@ DEPLOY_FILES = """
 def template_tree(folder: str, answers: Mapping[str, Any]) -> set[str]:
     """The files copier renders from ``template/<folder>`` with ``answers``.
 
-    Each part of a path is rendered with Jinja as copier renders it (an empty part skips the
-    file) and the ``.jinja`` suffix is dropped, so files named after answers or only present for
+    As copier does, the ``.jinja`` suffix is dropped, then each part of the path is rendered
+    with Jinja (an empty part skips the file), so files named after answers or present only for
     some answers (``{% if tracking == 'mlflow' %}model.env{% endif %}``) come out as in a render.
     """
     root = TEMPLATE_ROOT / "template"
@@ -219,9 +219,10 @@ def template_tree(folder: str, answers: Mapping[str, Any]) -> set[str]:
     for path in (root / folder).rglob("*"):
         if not path.is_file() or "__pycache__" in path.parts or path.suffix in {".pyc", ".pyo"}:
             continue
-        parts = [environment.from_string(p).render(answers) for p in path.relative_to(root).parts]
+        name = path.relative_to(root).as_posix().removesuffix(".jinja")
+        parts = [environment.from_string(part).render(answers) for part in name.split("/")]
         if all(parts):
-            files.add("/".join(parts).removesuffix(".jinja"))
+            files.add("/".join(parts))
     return files
 
 
