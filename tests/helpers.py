@@ -440,6 +440,14 @@ def project_env(venv: Path, project_dir: Path) -> dict[str, str]:
 
 JINJA_LEFTOVER = re.compile(r"{{|{%|%}")
 
+#: Template syntaxes of other tools that renders hold on purpose; they are not Jinja leftovers:
+#: GitHub Actions expressions, Go templates of Prometheus and Alertmanager, Grafana legends.
+FOREIGN_TEMPLATES = re.compile(
+    r"\$\{\{[^{}]*\}\}"  # ${{ github.sha }}
+    r"|\{\{-?\s*[$.][^{}]*\}\}"  # {{ $labels.instance }}, {{ .Annotations.runbook_url }}
+    r'|"legendFormat":\s*"[^"]*"'  # "legendFormat": "{{route}} {{status}}"
+)
+
 #: Answers written into renders as free text; the other questions are identifiers or choices.
 TEXT_QUESTIONS = ("project_name", "description", "author_name")
 
