@@ -113,6 +113,8 @@ def test_prometheus_scrapes_every_metric_the_rules_and_dashboard_use(
     # The render's config: its job's target becomes the server, every interval 1 s.
     (job,) = [scrape for scrape in config["scrape_configs"] if scrape["job_name"] == slug]
     server_port, prometheus_port = free_port(), free_port()
+    while prometheus_port == server_port:
+        prometheus_port = free_port()
     job["static_configs"] = [{"targets": [f"127.0.0.1:{server_port}"]}]
     config["global"] = config.get("global") or {}
     for settings in (job, config["global"]):  # a timeout may not exceed the interval
