@@ -16,6 +16,7 @@ from validate_pyproject.api import Validator
 
 from helpers import (
     ANSWER_SETS,
+    FOREIGN_TEMPLATES,
     JINJA_LEFTOVER,
     TEMPLATE_ROOT,
     TEXT_QUESTIONS,
@@ -57,6 +58,7 @@ def test_no_leftover_jinja_or_whitespace_noise(project: Project, project_dir: Pa
         text = (project_dir / name).read_text()
         # Text answers may hold `{{` on purpose: only what is left without them counts.
         scanned = without_text_answers(text, project.answers, markdown=name.endswith(".md"))
+        scanned = FOREIGN_TEMPLATES.sub("", scanned)
         leftover = JINJA_LEFTOVER.search(scanned)
         assert not leftover, (
             f"{name}: ...{scanned[max(leftover.start() - 80, 0) : leftover.end() + 80]}"
@@ -196,7 +198,9 @@ def test_answers_file_records_every_answer(answer_set: str, project_dir: Path) -
 
 def test_yaml_files_parse(project_dir: Path) -> None:
     for path in [*project_dir.rglob("*.yml"), *project_dir.rglob("*.yaml")]:
-        assert yaml.safe_load(path.read_text()) is not None, path
+        documents = list(yaml.safe_load_all(path.read_text()))  # Kubernetes files may hold several
+        assert documents, path
+        assert all(document is not None for document in documents), path
 
 
 def test_ci_runs_every_check(project: Project, project_dir: Path) -> None:
