@@ -1,18 +1,25 @@
 """Shared helpers of the meta suite: answer sets, renders, the files a render holds,
 interpreters, runner venvs and subprocesses."""
 
+import csv
 import hashlib
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import tomllib
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml
 from copier import run_copy
 from filelock import FileLock
@@ -177,6 +184,48 @@ PROJECT_FILES = """
 """
 
 
+#: Files outside deploy/ that only ``docker: true`` renders hold (the image, the local stack, the
+#: deployment docs and the generated tests of the deploy tree).
+DOCKER_FILES = """
+    Dockerfile
+    .dockerignore
+    compose.yaml
+    docs/DEPLOYMENT.md
+    docs/RUNBOOK.md
+    tests/integration/test_kubernetes.py
+    tests/integration/test_observability.py
+"""
+
+#: Files of the deploy/ tree that the generated CI and the meta suite rely on by name: a
+#: ``docker: true`` render must hold them (the rest of the tree is ``template_tree("deploy")``).
+DEPLOY_FILES = """
+    deploy/k8s/base/kustomization.yaml
+    deploy/k8s/overlays/dev/kustomization.yaml
+    deploy/k8s/overlays/prod/kustomization.yaml
+    deploy/prometheus/prometheus.yml
+"""
+
+
+def template_tree(folder: str, answers: Mapping[str, Any]) -> set[str]:
+    """The files copier renders from ``template/<folder>`` with ``answers``.
+
+    As copier does, the ``.jinja`` suffix is dropped, then each part of the path is rendered
+    with Jinja (an empty part skips the file), so files named after answers or present only for
+    some answers (``{% if tracking == 'mlflow' %}model.env{% endif %}``) come out as in a render.
+    """
+    root = TEMPLATE_ROOT / "template"
+    environment = jinja2.Environment(keep_trailing_newline=True)
+    files = set()
+    for path in (root / folder).rglob("*"):
+        if not path.is_file() or "__pycache__" in path.parts or path.suffix in {".pyc", ".pyo"}:
+            continue
+        name = path.relative_to(root).as_posix().removesuffix(".jinja")
+        parts = [environment.from_string(part).render(answers) for part in name.split("/")]
+        if all(parts):
+            files.add("/".join(parts))
+    return files
+
+
 def expected_files(answers: Mapping[str, Any]) -> set[str]:
     """Exactly the files a render with ``answers`` holds (data, models, reports never)."""
     files = set(PROJECT_FILES.split())
@@ -187,7 +236,8 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
     if answers["license"] != "Proprietary":
         files.add("LICENSE")
     if answers["docker"]:
-        files |= {"Dockerfile", ".dockerignore", "compose.yaml"}
+        files |= set(DOCKER_FILES.split()) | set(DEPLOY_FILES.split())
+        files |= template_tree("deploy", answers)
     if answers["ci"] == "github":
         files |= {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
     if answers["ci"] == "gitlab":
@@ -390,6 +440,14 @@ def project_env(venv: Path, project_dir: Path) -> dict[str, str]:
 
 JINJA_LEFTOVER = re.compile(r"{{|{%|%}")
 
+#: Template syntaxes of other tools that renders hold on purpose; they are not Jinja leftovers:
+#: GitHub Actions expressions, Go templates of Prometheus and Alertmanager, Grafana legends.
+FOREIGN_TEMPLATES = re.compile(
+    r"\$\{\{[^{}]*\}\}"  # ${{ github.sha }}
+    r"|\{\{-?\s*[$.][^{}]*\}\}"  # {{ $labels.instance }}, {{ .Annotations.runbook_url }}
+    r'|"legendFormat":\s*"[^"]*"'  # "legendFormat": "{{route}} {{status}}"
+)
+
 #: Answers written into renders as free text; the other questions are identifiers or choices.
 TEXT_QUESTIONS = ("project_name", "description", "author_name")
 
@@ -449,3 +507,48 @@ class TrainedCopy:
         """Run the runner venv's Python in the copy (``src/`` on the path)."""
         command = [str(self.venv / "bin" / "python"), *arguments]
         return run(command, cwd=self.directory, env=self.env, expect=expect)
+
+
+# -- a served model over HTTP
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def call_json(url: str, body: bytes | None = None) -> tuple[int, Any]:
+    """Status and JSON body of a GET (or a POST of ``body``); 4xx/5xx do not raise."""
+    request = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_until_ready(base: str, server: subprocess.Popen[str], seconds: float) -> None:
+    """Wait until the server at ``base`` answers /readyz with 200; fail if it exits first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"serve exited early:\n{server.communicate()[0]}"
+        try:
+            if call_json(f"{base}/readyz")[0] == 200:
+                return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"serve was not ready within {seconds} s")
+
+
+def demo_records(work: Path, rows: int) -> list[dict[str, float]]:
+    """The first ``rows`` records of a trained copy's test data, without the target."""
+    with (work / "data" / "test.csv").open() as handle:
+        reader = csv.DictReader(handle)
+        return [
+            {name: float(value) for name, value in row.items() if name != "target"}
+            for _, row in zip(range(rows), reader, strict=False)
+        ]

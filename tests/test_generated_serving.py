@@ -5,60 +5,26 @@ then ``python -m <package> serve`` on a free loopback port; ``/readyz``, ``/pred
 requests are checked end to end before the server is stopped with SIGTERM.
 """
 
-import csv
 import json
 import shutil
 import signal
 import socket
 import subprocess
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from helpers import Project, TrainedCopy, project_env, run
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _call(url: str, body: bytes | None = None) -> tuple[int, Any]:
-    """Status and JSON body of a GET (or a POST of ``body``); 4xx/5xx do not raise."""
-    request = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def _wait_until_ready(base: str, server: subprocess.Popen[str], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert server.poll() is None, f"serve exited early:\n{server.communicate()[0]}"
-        try:
-            if _call(f"{base}/readyz")[0] == 200:
-                return
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"serve was not ready within {seconds} s")
-
-
-def _records(work: Path, rows: int) -> list[dict[str, float]]:
-    with (work / "data" / "test.csv").open() as handle:
-        reader = csv.DictReader(handle)
-        return [
-            {name: float(value) for name, value in row.items() if name != "target"}
-            for _, row in zip(range(rows), reader, strict=False)
-        ]
+from helpers import (
+    Project,
+    TrainedCopy,
+    call_json,
+    demo_records,
+    free_port,
+    project_env,
+    run,
+    wait_until_ready,
+)
 
 
 def test_serve_predicts_and_refuses_bad_requests(
@@ -66,7 +32,7 @@ def test_serve_predicts_and_refuses_bad_requests(
 ) -> None:
     work, env = trained_copy.directory, trained_copy.env
     version = json.loads((work / "models" / "latest.json").read_text())["version"]
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     package = str(project.answers["package_name"])
     command = [str(venv / "bin" / "python"), "-m", package, "serve", "--port", str(port)]
@@ -74,26 +40,26 @@ def test_serve_predicts_and_refuses_bad_requests(
         command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        _wait_until_ready(base, server, 120)
-        assert _call(f"{base}/livez") == (200, {"status": "alive"})
-        records = _records(work, 3)
-        status, answer = _call(f"{base}/predict", json.dumps({"records": records}).encode())
+        wait_until_ready(base, server, 120)
+        assert call_json(f"{base}/livez") == (200, {"status": "alive"})
+        records = demo_records(work, 3)
+        status, answer = call_json(f"{base}/predict", json.dumps({"records": records}).encode())
         assert status == 200, answer
         assert len(answer["predictions"]) == 3
         assert answer["model_version"] == version
         assert ("probabilities" in answer) == (project.answers["model_task"] == "classification")
         first = next(iter(records[0]))
         missing = {"records": [{k: v for k, v in records[0].items() if k != first}]}
-        status, refusal = _call(f"{base}/predict", json.dumps(missing).encode())
+        status, refusal = call_json(f"{base}/predict", json.dumps(missing).encode())
         assert status == 422
         assert refusal["problems"][0] == {
             "field": f"records[0].{first}",
             "rule": "missing",
             "message": "Field required",
         }
-        status, refusal = _call(f"{base}/predict", b'{"records": [')
+        status, refusal = call_json(f"{base}/predict", b'{"records": [')
         assert (status, refusal["error"]) == (400, "malformed_json")
-        assert _call(f"{base}/nowhere")[0] == 404
+        assert call_json(f"{base}/nowhere")[0] == 404
         with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
             try:  # h11's header cap, as `serve` configures it: refused before the headers end
                 connection.sendall(b"GET /livez HTTP/1.1\r\nX-Big: " + b"a" * 4_000_000)
@@ -101,7 +67,7 @@ def test_serve_predicts_and_refuses_bad_requests(
             except ConnectionError:
                 answer = b""
             assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer
-        assert _call(f"{base}/predict", json.dumps({"records": records}).encode())[0] == 200
+        assert call_json(f"{base}/predict", json.dumps({"records": records}).encode())[0] == 200
         with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
             metrics = response.read().decode()
         assert 'validation_errors_total{rule="missing"} 1.0' in metrics

@@ -16,6 +16,7 @@ from validate_pyproject.api import Validator
 
 from helpers import (
     ANSWER_SETS,
+    FOREIGN_TEMPLATES,
     JINJA_LEFTOVER,
     TEMPLATE_ROOT,
     TEXT_QUESTIONS,
@@ -57,6 +58,7 @@ def test_no_leftover_jinja_or_whitespace_noise(project: Project, project_dir: Pa
         text = (project_dir / name).read_text()
         # Text answers may hold `{{` on purpose: only what is left without them counts.
         scanned = without_text_answers(text, project.answers, markdown=name.endswith(".md"))
+        scanned = FOREIGN_TEMPLATES.sub("", scanned)
         leftover = JINJA_LEFTOVER.search(scanned)
         assert not leftover, (
             f"{name}: ...{scanned[max(leftover.start() - 80, 0) : leftover.end() + 80]}"
@@ -196,7 +198,9 @@ def test_answers_file_records_every_answer(answer_set: str, project_dir: Path) -
 
 def test_yaml_files_parse(project_dir: Path) -> None:
     for path in [*project_dir.rglob("*.yml"), *project_dir.rglob("*.yaml")]:
-        assert yaml.safe_load(path.read_text()) is not None, path
+        documents = list(yaml.safe_load_all(path.read_text()))  # Kubernetes files may hold several
+        assert documents, path
+        assert all(document is not None for document in documents), path
 
 
 def test_ci_runs_every_check(project: Project, project_dir: Path) -> None:
@@ -285,7 +289,7 @@ def test_makefile_documents_every_target(project: Project, project_dir: Path) ->
         "bench-monitoring",
     }
     assert required <= targets
-    docker_targets = {"docker-build", "docker-run", "compose-up", "compose-down"}
+    docker_targets = {"docker-build", "docker-run", "stack-up", "stack-down", "deploy-check"}
     assert (docker_targets <= targets) == project.answers["docker"]
     assert docker_targets & targets in (set(), docker_targets)
     tracking_targets = {"mlflow-ui", "models", "promote", "rollback"}
@@ -421,23 +425,32 @@ def test_tracking_mlflow_brings_its_dependency_commands_and_docs(
         assert "make mlflow-ui" in text, doc
 
 
-def test_compose_file_serves_and_runs_a_pinned_tracking_server(
-    project: Project, project_dir: Path
-) -> None:
+def test_compose_file_runs_the_stack(project: Project, project_dir: Path) -> None:
     if not project.answers["docker"]:
         pytest.skip("docker=false renders no compose file")
     compose = yaml.safe_load((project_dir / "compose.yaml").read_text())
     services = compose["services"]
+    slug = project.answers["project_slug"]
+    mlflow = project.answers["tracking"] == "mlflow"
+    assert set(services) == {"serving", "monitor", "prometheus", "grafana"} | (
+        {"mlflow"} if mlflow else set()
+    )
+    for service in services.values():
+        assert all(port.startswith("127.0.0.1:") for port in service.get("ports", []))
     serving = services["serving"]
     assert serving["build"] == "."
-    assert all(port.startswith("127.0.0.1:") for port in serving["ports"])
-    if project.answers["tracking"] == "none":
-        assert set(services) == {"serving"}
-        assert serving["volumes"] == ["./models:/home/app/models:ro"]
+    assert serving["volumes"] == ["monitoring:/var/lib/mlops"]  # the model is in the image
+    environment = {
+        "MODEL_SERVER_PREDICTION_LOG": "/var/lib/mlops/predictions/serving.jsonl",
+        "MODEL_SERVER_DRIFT_REPORT_DIR": "/var/lib/mlops/reports",
+    }
+    assert services["monitor"]["profiles"] == ["monitor"]
+    assert services["prometheus"]["image"].startswith("prom/prometheus:v")
+    assert services["grafana"]["image"].startswith("grafana/grafana:")
+    if not mlflow:
+        assert serving["environment"] == environment
         return
-    assert set(services) == {"serving", "mlflow"}
-    slug = project.answers["project_slug"]
-    assert serving["environment"] == {
+    assert serving["environment"] == environment | {
         "MLFLOW_TRACKING_URI": "http://mlflow:5000",
         "MODEL_SERVER_MODEL_URI": f"models:/{slug}@champion",
     }

@@ -16,7 +16,15 @@ import pytest
 import yaml
 from copier.errors import UnsafeTemplateError
 
-from helpers import GIT_ENV, MLFLOW_CODE, TEMPLATE_ROOT, interpreter_for, render, runner_venv
+from helpers import (
+    GIT_ENV,
+    MLFLOW_CODE,
+    TEMPLATE_ROOT,
+    expected_files,
+    interpreter_for,
+    render,
+    runner_venv,
+)
 from lifecycle import (
     changed_paths,
     clone_template,
@@ -221,7 +229,21 @@ def test_conflict_is_left_inline_in_that_file_only_and_reported(
 
 # -- 3. answers change on update
 
-DOCKER_FILES = {"Dockerfile", ".dockerignore", "compose.yaml"}
+# The answers of these tests' renders (defaults but the regression task).
+ANSWERS = {
+    "project_name": "My MLOps Project",
+    "project_slug": "my-mlops-project",
+    "package_name": "my_mlops_project",
+    "license": "MIT",
+    "model_task": "regression",
+    "python_version": "3.11",
+    "ci": "github",
+    "tracking": "mlflow",
+}
+# The files only `docker: true` renders hold (the image, the deploy tree, their docs and tests).
+DOCKER_FILES = expected_files(ANSWERS | {"docker": True}) - expected_files(
+    ANSWERS | {"docker": False}
+)
 # The files only `tracking: mlflow` renders hold (the default project name's package).
 TRACKING_FILES = {name.format(package="my_mlops_project") for name in MLFLOW_CODE.split()}
 
