@@ -63,3 +63,7 @@ def test_train_records_a_run_that_promote_makes_champion(
     assert "champion" in listed[0]["aliases"]
     champion = f"models:/{slug}@champion"
     trained_copy.python("-m", package, "evaluate", "--model", champion)
+    if project.answers["docker"]:  # a rollout pins the version @champion names now
+        trained_copy.make("deploy-pin", "OVERLAY=prod")
+        pin = (trained_copy.directory / "deploy/k8s/overlays/prod/model.env").read_text()
+        assert pin.splitlines()[-1] == f"MODEL_SERVER_MODEL_URI=models:/{slug}/1", pin
