@@ -244,8 +244,10 @@ ANSWERS = {
 DOCKER_FILES = expected_files(ANSWERS | {"docker": True}) - expected_files(
     ANSWERS | {"docker": False}
 )
-# The files only `tracking: mlflow` renders hold (the default project name's package).
-TRACKING_FILES = {name.format(package="my_mlops_project") for name in MLFLOW_CODE.split()}
+# The files only `tracking: mlflow` renders hold (code, docs, tests, the overlays' model pins).
+TRACKING_FILES = expected_files(ANSWERS | {"docker": True}) - expected_files(
+    ANSWERS | {"docker": True, "tracking": "none"}
+)
 
 
 @pytest.mark.parametrize(
