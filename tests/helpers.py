@@ -196,16 +196,6 @@ DOCKER_FILES = """
     tests/integration/test_observability.py
 """
 
-#: Files of the deploy/ tree that the generated CI and the meta suite rely on by name: a
-#: ``docker: true`` render must hold them (the rest of the tree is ``template_tree("deploy")``).
-DEPLOY_FILES = """
-    deploy/k8s/base/kustomization.yaml
-    deploy/k8s/overlays/dev/kustomization.yaml
-    deploy/k8s/overlays/prod/kustomization.yaml
-    deploy/prometheus/prometheus.yml
-"""
-
-
 def template_tree(folder: str, answers: Mapping[str, Any]) -> set[str]:
     """The files copier renders from ``template/<folder>`` with ``answers``.
 
@@ -236,8 +226,7 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
     if answers["license"] != "Proprietary":
         files.add("LICENSE")
     if answers["docker"]:
-        files |= set(DOCKER_FILES.split()) | set(DEPLOY_FILES.split())
-        files |= template_tree("deploy", answers)
+        files |= set(DOCKER_FILES.split()) | template_tree("deploy", answers)
     if answers["ci"] == "github":
         files |= {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
     if answers["ci"] == "gitlab":

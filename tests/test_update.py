@@ -18,7 +18,6 @@ from copier.errors import UnsafeTemplateError
 
 from helpers import (
     GIT_ENV,
-    MLFLOW_CODE,
     TEMPLATE_ROOT,
     expected_files,
     interpreter_for,
