@@ -196,6 +196,7 @@ DOCKER_FILES = """
     tests/integration/test_observability.py
 """
 
+
 def template_tree(folder: str, answers: Mapping[str, Any]) -> set[str]:
     """The files copier renders from ``template/<folder>`` with ``answers``.
 
