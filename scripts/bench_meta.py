@@ -1,11 +1,12 @@
 """Benchmark the template: render time, meta-suite parallel speed-up, generated test-suite time.
 
 Prints ratios measured in this one run:
-- ``copier copy --defaults`` of this template vs a trivial one-file template (target <= 1.2x);
+- ``copier copy --defaults`` of this template vs a trivial one-file template (target <= 1.2x;
+  the median ratio of interleaved pairs);
 - the meta suite (without the slow user journey) serial vs ``-n auto`` (target >= 1.7x on 2 cores);
 - the wall time of a generated project's own test suite, serial and ``-n auto``.
 
-Usage: ``.venv/bin/python scripts/bench_meta.py [--repeat N] [--skip-suite]``
+Usage: ``.venv/bin/python scripts/bench_meta.py [--pairs N] [--render-only] [--skip-suite]``
 """
 
 import argparse
@@ -33,9 +34,14 @@ def _timed(command: list[str], cwd: Path | None = None, env: dict[str, str] | No
 
 
 def _git_snapshot(source: Path, destination: Path) -> Path:
-    """Commit ``source``'s files into a fresh repository, so both templates render from git."""
+    """Commit ``source``'s files into a fresh repository, so both templates render from git.
+
+    Packed like a cloned repository or copier's cache of a remote one: a fresh commit leaves one
+    loose object per file, which copier's local clone copies and then deletes.
+    """
     shutil.copytree(source, destination, ignore=shutil.ignore_patterns(".git", ".venv", ".cache"))
-    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "snapshot"]):
+    commands = (["init", "-q"], ["add", "-A"], ["commit", "-qm", "snapshot"], ["repack", "-adq"])
+    for command in commands:
         run(["git", *command], cwd=destination, env=ENV)
     return destination
 
@@ -52,27 +58,36 @@ def _trivial_template(destination: Path) -> Path:
     return _git_snapshot(destination, destination.with_name("trivial-git"))
 
 
-def _median_render(template: Path, work: Path, repeat: int) -> float:
-    times = []
-    for index in range(repeat):
-        destination = work / f"{template.name}-{index}"
-        copy = [str(BIN / "copier"), "copy", "--quiet", "--defaults", "--vcs-ref", "HEAD"]
-        times.append(_timed([*copy, str(template), str(destination)]))
-    return statistics.median(times)
+def _render(template: Path, destination: Path) -> float:
+    copy = [str(BIN / "copier"), "copy", "--quiet", "--defaults", "--vcs-ref", "HEAD"]
+    return _timed([*copy, str(template), str(destination)])
 
 
-def bench_render(work: Path, repeat: int) -> Path:
-    """Print render times and return one rendered default project."""
+def bench_render(work: Path, pairs: int) -> Path:
+    """Print render times of interleaved pairs (ours, trivial) and return one default render.
+
+    One warm-up pair first; then the median of the per-pair ratios, so that a load change on the
+    machine hits both renders of a pair alike.
+    """
     ours = _git_snapshot(ROOT, work / "copier-mlops")
     trivial = _trivial_template(work / "trivial")
-    _median_render(ours, work / "warmup", 1)
-    _median_render(trivial, work / "warmup", 1)
-    ours_time = _median_render(ours, work / "renders", repeat)
-    trivial_time = _median_render(trivial, work / "renders", repeat)
-    print(f"render  copier-mlops {ours_time:6.2f} s   trivial template {trivial_time:6.2f} s")
-    ratio = ours_time / trivial_time
-    print(f"        ratio copier-mlops / trivial = {ratio:.2f}x (median of {repeat})")
-    return work / "renders" / "copier-mlops-0"
+    renders = work / "renders"
+    _render(ours, renders / "warmup-ours")
+    _render(trivial, renders / "warmup-trivial")
+    times = [
+        (_render(ours, renders / f"ours-{index}"), _render(trivial, renders / f"trivial-{index}"))
+        for index in range(pairs)
+    ]
+    ratios = [ours_time / trivial_time for ours_time, trivial_time in times]
+    ours_median = statistics.median(ours_time for ours_time, _ in times)
+    trivial_median = statistics.median(trivial_time for _, trivial_time in times)
+    print(f"render  copier-mlops {ours_median:6.2f} s   trivial template {trivial_median:6.2f} s")
+    print(f"        (medians of {pairs} interleaved pairs after a warm-up pair)")
+    print(
+        f"        ratio copier-mlops / trivial = {statistics.median(ratios):.2f}x"
+        f" (median of per-pair ratios; range {min(ratios):.2f}-{max(ratios):.2f}x)"
+    )
+    return renders / "ours-0"
 
 
 def bench_generated_tests(project: Path) -> None:
@@ -102,16 +117,24 @@ def bench_meta_suite(selection: list[str]) -> None:
 def main() -> None:
     """Run the benchmarks and print their figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="renders per template")
+    parser.add_argument(
+        "--pairs", type=int, default=7, help="interleaved render pairs (at least 7)"
+    )
+    parser.add_argument(
+        "--render-only", action="store_true", help="time the renders only (under a minute)"
+    )
     parser.add_argument("--skip-suite", action="store_true", help="skip the meta-suite timing")
     parser.add_argument(
         "--suite", nargs="*", default=[], help="test files or -k expressions to time (default: all)"
     )
     args = parser.parse_args()
+    if args.pairs < 7:
+        parser.error("--pairs must be at least 7")
     with tempfile.TemporaryDirectory() as work:
-        project = bench_render(Path(work), args.repeat)
-        bench_generated_tests(project)
-    if not args.skip_suite:
+        project = bench_render(Path(work), args.pairs)
+        if not args.render_only:
+            bench_generated_tests(project)
+    if not (args.skip_suite or args.render_only):
         bench_meta_suite(args.suite)
 
 
