@@ -34,10 +34,10 @@ release: ## Cut a release from the [Unreleased] entries, commit and tag: make re
 	$(PYTHON) scripts/release.py release "$(VERSION)"
 
 test: $(VENV)/.synced tags ## Run the whole meta suite in parallel (release tags first)
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --dist worksteal
 
-test-fast: $(VENV)/.synced tags ## Run the meta suite without the slow user-journey tests
-	$(BIN)/pytest -n auto -m "not slow"
+test-fast: $(VENV)/.synced tags ## Run the fast tier: renders, static checks, validation, updates, releases
+	$(BIN)/pytest -n auto --dist worksteal -m "not slow"
 
 lint: $(VENV)/.synced ## Lint and format-check the template's own Python
 	$(BIN)/ruff check .

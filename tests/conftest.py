@@ -57,16 +57,31 @@ def venv(answer_set: str, project_dir: Path, interpreter: Interpreter) -> Path:
     return runner_venv(project_dir, interpreter, mlflow_server=answer_set == MLFLOW_SERVER_SET)
 
 
-@pytest.fixture
-def trained_copy(project_dir: Path, venv: Path, tmp_path: Path) -> TrainedCopy:
-    """A copy of the render (the shared one stays free of data and models), trained."""
-    work = tmp_path / "project"
+@pytest.fixture(scope="session")
+def trained_project(
+    project_dir: Path, venv: Path, tmp_path_factory: pytest.TempPathFactory
+) -> TrainedCopy:
+    """A copy of the render (which stays free of data and models) where ``make data train`` ran,
+    once per worker and set; tests work in copies of it."""
+    work = tmp_path_factory.mktemp("trained") / "project"
     shutil.copytree(project_dir, work)
     if tracks_with_mlflow(work):  # train records its run in ./mlflow.db: start it migrated
         shutil.copyfile(empty_mlflow_store(venv), work / "mlflow.db")
     trained = TrainedCopy(work, project_env(venv, work), venv)
     trained.make("data", "train")
     return trained
+
+
+@pytest.fixture
+def trained_copy(trained_project: TrainedCopy, venv: Path, tmp_path: Path) -> TrainedCopy:
+    """A test's own copy of the trained project: data, models and MLflow store included.
+
+    The store's run artifacts stay where training wrote them (MLflow records absolute artifact
+    locations), in the trained project, which tests only read: no test trains in its copy.
+    """
+    work = tmp_path / "project"
+    shutil.copytree(trained_project.directory, work)
+    return TrainedCopy(work, project_env(venv, work), venv)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -85,11 +100,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.line(line)
 
 
-# The longest tests go first, so two workers do not wait on one of them at the end of the run.
+# The longest modules go first, then the tests of one answer set together: `make test` runs
+# `--dist worksteal`, which hands each worker a contiguous half of this order (and steals from it
+# at the end), so each worker mostly renders and trains its own answer sets.
 LONGEST_FIRST = ("test_user_journey.py", "test_golden_update.py", "test_update.py")
+#: Fixtures that run a render's own tools in a runner venv: a test using one is in the slow tier.
+RUNNER_FIXTURES = {"venv", "trained_copy", "trained_project"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order the longest test modules first (stable: the rest keep their order)."""
-    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+    """Mark the tests that need a runner venv ``slow``; order them as said above."""
+    for item in items:
+        if RUNNER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+    module_rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    set_rank = {name: position for position, name in enumerate(ANSWER_SETS)}
+
+    def order(item: pytest.Item) -> tuple[int, int]:
+        callspec = getattr(item, "callspec", None)
+        answer_set = callspec.params.get("answer_set") if callspec else None
+        return module_rank.get(item.path.name, len(module_rank)), set_rank.get(answer_set, -1)
+
+    items.sort(key=order)

@@ -428,6 +428,10 @@ def project_env(venv: Path, project_dir: Path) -> dict[str, str]:
     return env
 
 
+#: The names of the import contracts in a render's pyproject.toml, as `lint-imports` reports them.
+LAYERS = "Layers: cli above serving and monitoring, both above core"
+INDEPENDENCE = "Independence: serving and monitoring never import each other"
+
 JINJA_LEFTOVER = re.compile(r"{{|{%|%}")
 
 #: Template syntaxes of other tools that renders hold on purpose; they are not Jinja leftovers:

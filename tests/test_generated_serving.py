@@ -6,14 +6,11 @@ requests are checked end to end before the server is stopped with SIGTERM.
 """
 
 import json
-import shutil
 import signal
 import socket
 import subprocess
 import urllib.request
 from pathlib import Path
-
-import pytest
 
 from helpers import (
     Project,
@@ -21,8 +18,6 @@ from helpers import (
     call_json,
     demo_records,
     free_port,
-    project_env,
-    run,
     wait_until_ready,
 )
 
@@ -79,17 +74,3 @@ def test_serve_predicts_and_refuses_bad_requests(
     assert server.returncode in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output, output
     assert "Traceback" not in output, output
-
-
-def test_docs_render_offline_in_chromium(project: Project, project_dir: Path, venv: Path) -> None:
-    """The render's own browser test runs (not skipped) where Chromium is installed."""
-    if shutil.which("chromium") is None:
-        pytest.skip("no chromium on PATH: .ci/run installs Debian's package")
-    test = "tests/integration/test_server.py::test_docs_page_renders_offline_in_a_browser"
-    output = run(
-        [str(venv / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", "-rs", test],
-        cwd=project_dir,
-        env=project_env(venv, project_dir),
-    ).stdout
-    assert " 2 passed" in output, output
-    assert "skipped" not in output, output
