@@ -116,6 +116,7 @@ def test_pyproject_is_valid_and_follows_answers(project: Project, project_dir: P
         "test",
         "test-parallel",
         "test-parallel-cov",
+        "bench-tests",
         "lint",
         "type",
         "security",
