@@ -153,6 +153,7 @@ GENERATED_CODE = """
     scripts/bench_core.py
     scripts/bench_monitoring.py
     scripts/bench_serving.py
+    scripts/bench_tests.py
     configs/monitoring.yaml
     configs/train.yaml
 """

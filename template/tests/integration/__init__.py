@@ -1,1 +1,0 @@
-"""Integration tests: the command line, monitoring and the HTTP server end to end."""
