@@ -121,7 +121,8 @@ def score_in_range(
         rows = transformed if scorable.all() else transformed[scorable]
         predictions, probabilities = _outputs(estimator, rows, task)
         checked = predictions if probabilities is None else probabilities
-        finite = np.isfinite(checked.reshape(len(rows), -1)).all(axis=1)
+        finite = np.isfinite(checked)
+        finite = finite if finite.ndim == 1 else finite.all(axis=1)
     if not finite.all():
         scorable[np.flatnonzero(scorable)[~finite]] = False
         predictions = predictions[finite]
