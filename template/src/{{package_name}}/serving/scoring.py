@@ -104,7 +104,7 @@ def _steps(transformer: Any, numeric: bool) -> list[_Step] | None:
             return None
         steps.append(made)
         numeric = numeric or isinstance(step, OneHotEncoder)
-    return steps
+    return steps if numeric else None  # the branch must end in numbers
 
 
 def _step(step: Any, numeric: bool) -> _Step | None:
