@@ -116,6 +116,7 @@ GENERATED_CODE = """
     src/{package}/serving/model_server.py
     src/{package}/serving/prediction_log.py
     src/{package}/serving/schemas.py
+    src/{package}/serving/scoring.py
     src/{package}/serving/settings.py
     tests/__init__.py
     tests/conftest.py
@@ -149,6 +150,7 @@ GENERATED_CODE = """
     tests/unit/serving/test_model_server.py
     tests/unit/serving/test_prediction_log.py
     tests/unit/serving/test_schemas.py
+    tests/unit/serving/test_scoring.py
     tests/unit/serving/test_settings.py
     scripts/bench_core.py
     scripts/bench_monitoring.py

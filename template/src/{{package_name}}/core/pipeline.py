@@ -6,6 +6,7 @@ are the predicted value, plus one probability per class for classification.
 
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -72,31 +73,80 @@ def predict_in_range(
 ) -> tuple[pd.DataFrame, dict[str, list[int]]]:
     """Predict the rows of prepared ``features`` the model can score; list the others.
 
-    A row cannot be scored when one of its values lies so far outside the training range
-    that its preprocessed features leave the float32 range (tree models compute in float32)
-    or the model's outputs overflow (e.g. ``1e307`` in a feature of small spread). Such rows
-    are left out of the predictions and listed by position under the column to blame: the
-    one whose preprocessed value is largest.
+    The rows :func:`score_in_range` leaves out are listed by position under the name of the
+    preprocessed column to blame.
     """
     preprocess, estimator = model[:-1], model[-1]
     with np.errstate(all="ignore"):
         transformed = np.asarray(preprocess.transform(features), dtype="float64")
-        scorable = (np.abs(transformed) <= np.finfo(np.float32).max).all(axis=1)
-        rows = transformed if scorable.all() else transformed[scorable]
-        predictions = pd.DataFrame(index=features.index[:0])
-        if len(rows):
-            predictions = _predict(estimator, rows, features.index[scorable], task)
-            finite = np.isfinite(predictions.select_dtypes("number").to_numpy()).all(axis=1)
-            scorable[np.flatnonzero(scorable)[~finite]] = False
-            predictions = predictions[finite]
+    scored = score_in_range(estimator, transformed, task)
+    index = features.index.delete(scored.unscorable)
+    predictions = _frame(scored.predictions, scored.probabilities, estimator, index)
     unscorable: dict[str, list[int]] = defaultdict(list)
-    if not scorable.all():
+    if len(scored.unscorable):
         names = preprocess.get_feature_names_out()
-        positions = np.flatnonzero(~scorable)
-        spread = np.nan_to_num(np.abs(transformed[positions]), nan=np.inf)
-        for position, column in zip(positions, np.argmax(spread, axis=1), strict=True):
+        for position, column in zip(scored.unscorable, scored.blamed, strict=True):
             unscorable[str(names[column])].append(int(position))
     return predictions, dict(unscorable)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What an estimator says about the preprocessed rows it can score, and which it cannot."""
+
+    #: One prediction per scorable row.
+    predictions: npt.NDArray[Any]
+    #: Classification: one probability per scorable row and class (``classes_`` order).
+    probabilities: npt.NDArray[np.float64] | None
+    #: Positions of the rows that cannot be scored.
+    unscorable: npt.NDArray[np.intp]
+    #: For each unscorable row, the preprocessed column to blame.
+    blamed: npt.NDArray[np.intp]
+
+
+def score_in_range(
+    estimator: BaseEstimator, transformed: npt.NDArray[np.float64], task: Task
+) -> Scored:
+    """Predict preprocessed rows with a fitted ``estimator``, leaving out those it cannot score.
+
+    A row cannot be scored when one of its values lies so far outside the training range
+    that its preprocessed features leave the float32 range (tree models compute in float32)
+    or the model's outputs overflow (e.g. ``1e307`` in a feature of small spread). The column
+    to blame is the one whose preprocessed value is largest. Classification predicts the most
+    probable class, from one ``predict_proba`` pass.
+    """
+    with np.errstate(all="ignore"):
+        largest = np.finfo(np.float32).max
+        scorable = np.array((np.abs(transformed) <= largest).all(axis=1), dtype=bool)
+        rows = transformed if scorable.all() else transformed[scorable]
+        predictions, probabilities = _outputs(estimator, rows, task)
+        checked = predictions if probabilities is None else probabilities
+        finite = np.isfinite(checked)
+        finite = finite if finite.ndim == 1 else finite.all(axis=1)
+    if not finite.all():
+        scorable[np.flatnonzero(scorable)[~finite]] = False
+        predictions = predictions[finite]
+        probabilities = None if probabilities is None else probabilities[finite]
+    positions = np.flatnonzero(~scorable)
+    spread = np.nan_to_num(np.abs(transformed[positions]), nan=np.inf)
+    return Scored(predictions, probabilities, positions, np.argmax(spread, axis=1))
+
+
+def _outputs(
+    estimator: Pipeline | BaseEstimator,
+    features: pd.DataFrame | npt.NDArray[np.float64],
+    task: Task,
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64] | None]:
+    """Predictions and, for classification, class probabilities (none for zero rows)."""
+    if task == "regression":
+        if not len(features):
+            return np.empty(0), None
+        return np.asarray(estimator.predict(features), dtype="float64"), None
+    classes = np.asarray(estimator.classes_)
+    if not len(features):
+        return classes[:0], np.empty((0, len(classes)))
+    probabilities = np.asarray(estimator.predict_proba(features), dtype="float64")
+    return classes[np.argmax(probabilities, axis=1)], probabilities
 
 
 def _predict(
@@ -105,12 +155,19 @@ def _predict(
     index: pd.Index,
     task: Task,
 ) -> pd.DataFrame:
-    if task == "regression":
-        values = np.asarray(model.predict(features), dtype="float64")
-        return pd.DataFrame({PREDICTION_COLUMN: values}, index=index)
-    probabilities = np.asarray(model.predict_proba(features), dtype="float64")
-    classes = np.asarray(model.classes_)
-    columns = {PREDICTION_COLUMN: classes[np.argmax(probabilities, axis=1)]}
-    for position, label in enumerate(classes):
-        columns[f"{PROBABILITY_PREFIX}{label}"] = probabilities[:, position]
+    predictions, probabilities = _outputs(model, features, task)
+    return _frame(predictions, probabilities, model, index)
+
+
+def _frame(
+    predictions: npt.NDArray[Any],
+    probabilities: npt.NDArray[np.float64] | None,
+    model: Pipeline | BaseEstimator,
+    index: pd.Index,
+) -> pd.DataFrame:
+    """The prediction columns: ``prediction``, then ``probability_<class>`` per class."""
+    columns = {PREDICTION_COLUMN: predictions}
+    if probabilities is not None:
+        for position, label in enumerate(model.classes_):
+            columns[f"{PROBABILITY_PREFIX}{label}"] = probabilities[:, position]
     return pd.DataFrame(columns, index=index)

@@ -14,27 +14,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
-import pandas as pd
+import numpy.typing as npt
 from pydantic import BaseModel, ValidationError
 
 from ..core import (
     METADATA_FILE,
-    PREDICTION_COLUMN,
-    PROBABILITY_PREFIX,
     ArtifactError,
     FeatureSchema,
     ModelBundle,
     ModelMetadata,
+    Scored,
     load_bundle,
-    predict_in_range,
     resolve_model_dir,
+    score_in_range,
 )
 from .metrics import ServingMetrics
 from .prediction_log import LoggedBatch, PredictionLog
 from .schemas import MAX_PROBLEMS, Problem, RequestError, problems_from_validation
+from .scoring import Rows, RowsTransform, compile_rows, frame_of
 
 logger = logging.getLogger(__name__)
 
@@ -176,10 +176,10 @@ class ModelServer:
         self.reason = "the model is loading"
         self._loaded = bundle
         self._bundle: ModelBundle | None = None
-        # A plain object index: pandas' Arrow-backed string labels make column lookups slow.
-        self._columns = pd.Index(metadata.feature_schema.feature_names, dtype=object)
+        self._preprocess: Any = None
+        self._estimator: Any = None
+        self._transform: RowsTransform = self._transform_frame
         self._labels = [str(label) for label in metadata.classes]
-        self._probability_columns = [f"{PROBABILITY_PREFIX}{label}" for label in self._labels]
         self._batcher = MicroBatcher(self._predict_rows, max_batch_rows)
 
     @property
@@ -195,6 +195,8 @@ class ModelServer:
             )
             if bundle.metadata != self.metadata:
                 raise ArtifactError(f"{self.directory} changed while the service started")
+            self._preprocess, self._estimator = bundle.model[:-1], bundle.model[-1]
+            self._transform = self._choose_transform()
             self._bundle = bundle
             self.predict([warm_up_row(self.schema)])
         except Exception as error:  # any failure must leave the service unready, not crash it
@@ -213,41 +215,54 @@ class ModelServer:
         """Predict rows the request model has checked against the feature schema.
 
         The rows already follow every schema rule (the request model is generated from it),
-        so they go straight to the model in training order and dtypes, without a second check.
+        so they go straight to the model in training order and dtypes, without a second check:
+        through the numpy fast path when the pipeline has one, else as a DataFrame.
 
         Raises:
             RequestError: 422 naming each record the model cannot score: a value so far
                 outside the training range that the pipeline overflows (see core's
-                ``predict_in_range``, which ``predict`` uses for ``out_of_range`` rows).
+                ``score_in_range``; ``predict`` calls such rows ``out_of_range``).
         """
         if self._bundle is None:
             raise ArtifactError("the model is not loaded")
-        schema = self.schema
-        if not schema.categorical:
-            frame = pd.DataFrame(np.asarray(rows, dtype="float64"), columns=self._columns)
-        else:
-            frame = pd.DataFrame.from_records(rows, columns=self._columns)
-            frame[schema.numeric] = frame[schema.numeric].astype("float64")
-        result, unscorable = predict_in_range(self._bundle.model, frame, self.metadata.task)
-        if unscorable:
-            raise self._unscorable(unscorable, frame)
-        values = result[PREDICTION_COLUMN].tolist()
-        if self.metadata.task != "classification":
+        scored = score_in_range(self._estimator, self._transform(rows), self.metadata.task)
+        if len(scored.unscorable):
+            raise self._unscorable(scored, rows)
+        values = scored.predictions.tolist()
+        if scored.probabilities is None:
             return [(value, None) for value in values]
-        matrix = result[self._probability_columns].to_numpy().tolist()
         return [
             (value, dict(zip(self._labels, row, strict=True)))
-            for value, row in zip(values, matrix, strict=True)
+            for value, row in zip(values, scored.probabilities.tolist(), strict=True)
         ]
 
-    def _unscorable(self, unscorable: dict[str, list[int]], frame: pd.DataFrame) -> RequestError:
+    def _transform_frame(self, rows: Rows) -> npt.NDArray[np.float64]:
+        """The pandas path: rows as a DataFrame through the pipeline's own ``transform``."""
+        with np.errstate(all="ignore"):
+            return np.asarray(self._preprocess.transform(frame_of(rows, self.schema)), "float64")
+
+    def _choose_transform(self) -> RowsTransform:
+        """The numpy fast path when the pipeline has one, else the pandas path."""
+        fast = compile_rows(self._preprocess, self.schema, [warm_up_row(self.schema)] * 2)
+        if fast is None:
+            logger.info("scoring records through pandas: the pipeline has no numpy fast path")
+            return self._transform_frame
+        logger.info("scoring records with numpy, the pipeline's fast path")
+        return fast
+
+    def _unscorable(self, scored: Scored, rows: Sequence[Row]) -> RequestError:
         """A 422 naming, for each record the model cannot score, the field to blame."""
         columns = {column.name: column for column in self.schema.columns}
-        blamed = sorted((row, name) for name, rows in unscorable.items() for row in rows)
+        positions = {name: position for position, name in enumerate(columns)}
+        names = self._preprocess.get_feature_names_out()
+        blamed = sorted(
+            (int(row), str(names[column]))
+            for row, column in zip(scored.unscorable, scored.blamed, strict=True)
+        )
         problems = []
         for row, name in blamed[:MAX_PROBLEMS]:
             column = columns[name]
-            value = float(frame.iloc[row][name])
+            value = float(cast(float, rows[row][positions[name]]))
             message = (
                 f"the model cannot score {value:g}: the pipeline overflows; "
                 f"seen in training: {column.minimum} to {column.maximum}"
