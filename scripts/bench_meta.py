@@ -92,15 +92,12 @@ def bench_render(work: Path, pairs: int) -> Path:
 
 
 def bench_generated_tests(project: Path) -> None:
-    """Print the wall time of a generated project's own tests."""
+    """Print a generated project's own tests serial vs ``-n auto`` (its ``make bench-tests``)."""
     venv = runner_venv(project, interpreter_for("3.11"))
-    python = str(venv / "bin" / "python")
     env = project_env(venv, project)
-    pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    _timed(pytest, cwd=project, env=env)  # warm caches
-    serial = _timed(pytest, cwd=project, env=env)
-    parallel = _timed([*pytest, "-n", "auto"], cwd=project, env=env)
-    print(f"generated project tests  serial {serial:6.2f} s   -n auto {parallel:6.2f} s")
+    bench = [str(venv / "bin" / "python"), "scripts/bench_tests.py", "--repeats", "1"]
+    print("generated project tests (scripts/bench_tests.py, one round):")
+    print(run(bench, cwd=project, env=env, timeout=3600).stdout.rstrip())
 
 
 def bench_meta_suite() -> None:
