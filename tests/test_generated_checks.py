@@ -9,7 +9,6 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from test_generated_imports import INDEPENDENCE, LAYERS
 
 from helpers import Interpreter, Project, project_env, run, version_key
@@ -68,10 +67,3 @@ def test_own_tests_pass_with_coverage(project_dir: Path, venv: Path) -> None:
     if shutil.which("chromium"):  # the /docs page in a real browser, offline
         browser = [line for line in skipped if "Chromium" in line]
         assert not browser, "\n".join(browser)
-
-
-@pytest.mark.parametrize("answer_set", ["defaults"], indirect=True)
-def test_own_tests_pass_in_parallel(project_dir: Path, venv: Path) -> None:
-    output = _make(project_dir, venv, "test-parallel")
-    assert "created: " in output
-    assert " passed" in output

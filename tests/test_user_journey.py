@@ -29,6 +29,7 @@ def test_render_install_check(tmp_path: Path) -> None:
 
     check = run(["make", "check"], cwd=project_dir, env=env)
     assert "Required test coverage of 90" in check.stdout
+    assert "created: " in check.stdout  # its tests ran on every core (pytest-xdist)
 
     run([".venv/bin/pre-commit", "run", "--all-files"], cwd=project_dir, env=env)
     slug = str(project.answers["project_slug"])

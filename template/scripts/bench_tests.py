@@ -32,6 +32,8 @@ def main() -> int:
     parser.add_argument("--min-speedup", type=float, default=0.0, help="fail below this ratio")
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest, after --")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     serial: list[float] = []
     parallel: list[float] = []
     for _ in range(args.repeats):

@@ -27,7 +27,6 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sklearn.pipeline import Pipeline
-from skops.io import dump, get_untrusted_types, load
 
 from .config import Task
 from .data import write_text_atomically
@@ -213,11 +212,15 @@ def load_bundle(path: Path, *, allow_version_mismatch: bool = False) -> ModelBun
     return ModelBundle(directory=directory, model=model, metadata=metadata, profile=profile)
 
 
-# Model files: skops' secure format, checked against their recorded digest.
+# Model files: skops' secure format, checked against their recorded digest. skops.io imports
+# every scikit-learn estimator (about a second), so it is imported where a model file is read
+# or written, not by every command and test worker that imports the package.
 
 
 def save_model(model: Pipeline, path: Path) -> str:
     """Write ``model`` to ``path`` (``.skops``) and return the file's SHA-256 digest."""
+    from skops.io import dump
+
     path.parent.mkdir(parents=True, exist_ok=True)
     dump(model, path)
     return sha256_file(path)
@@ -225,6 +228,8 @@ def save_model(model: Pipeline, path: Path) -> str:
 
 def load_model(path: Path, *, expected_sha256: str | None = None) -> Pipeline:
     """Load a pipeline saved by :func:`save_model`, refusing altered, untrusted or corrupt files."""
+    from skops.io import get_untrusted_types, load
+
     if not path.is_file():
         raise ArtifactError(f"model file not found: {path}")
     if expected_sha256 is not None and sha256_file(path) != expected_sha256:
