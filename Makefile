@@ -9,7 +9,7 @@ DEST ?= ../my-mlops-project
 # uv from PATH, else the module pip installed (see the `uv` target).
 UV = $$(command -v uv || echo "$(PYTHON) -m uv")
 
-.PHONY: help uv install tags release test test-fast lint format new bench clean
+.PHONY: help uv install tags release test test-fast lint format new bench docs docs-serve clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_.\/-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,12 @@ new: $(VENV)/.synced ## Render a project with default answers: make new DEST=pat
 bench: $(VENV)/.synced ## Print render, meta-suite and generated-test timings (scripts/bench_meta.py)
 	$(BIN)/python scripts/bench_meta.py
 
-clean: ## Remove caches and the runner venvs of the meta suite
-	rm -rf .pytest_cache .ruff_cache .cache
+docs: $(VENV)/.synced ## Build the docs site strictly into site/ (mkdocs; questions from copier.yml)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(VENV)/.synced ## Serve the docs site with live reload on 127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+clean: ## Remove caches, the built docs site and the runner venvs of the meta suite
+	rm -rf .pytest_cache .ruff_cache .cache site
 	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +
