@@ -24,6 +24,8 @@ import yaml
 from copier import run_copy
 from filelock import FileLock
 
+from questions import copier_config as read_copier_config
+
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 RUNNER_CACHE = TEMPLATE_ROOT / ".cache" / "runners"
 
@@ -35,20 +37,7 @@ ANSWER_SETS: dict[str, dict[str, object]] = yaml.safe_load(
 
 def copier_config() -> dict[str, Any]:
     """copier.yml as copier reads it: its documents merged, each ``!include`` in place."""
-
-    class Loader(yaml.SafeLoader):
-        """SafeLoader that reads ``!include file`` as that file's documents."""
-
-    def include(loader: yaml.SafeLoader, node: yaml.Node) -> list[Any]:
-        assert isinstance(node, yaml.ScalarNode)
-        return list(yaml.load_all((TEMPLATE_ROOT / node.value).read_text(), Loader=Loader))
-
-    Loader.add_constructor("!include", include)
-    config: dict[str, Any] = {}
-    for document in yaml.load_all((TEMPLATE_ROOT / "copier.yml").read_text(), Loader=Loader):
-        for part in document if isinstance(document, list) else [document]:
-            config |= part or {}
-    return config
+    return read_copier_config(TEMPLATE_ROOT)
 
 
 # -- renders
