@@ -1,5 +1,5 @@
 """Dependency drift: render the template at HEAD with the oldest copier it supports and with the
-newest versions of every dependency, and say what broke.
+newest versions of every dependency, and say what broke. Renders a clone of the committed HEAD.
 
     .venv/bin/python scripts/drift.py                      # both parts
     .venv/bin/python scripts/drift.py oldest-copier        # one part
@@ -54,8 +54,19 @@ def run(part: str, name: str, command: list[str], cwd: Path = ROOT) -> Step:
     return Step(part, name, done.returncode == 0, done.stdout + done.stderr)
 
 
-def copy(copier: list[str], destination: Path) -> list[str]:
-    """The command that renders HEAD with default answers into ``destination``."""
+def clone_head(work: Path) -> Path:
+    """A plain clone of HEAD with its tags: what copier renders (old copiers misread worktrees)."""
+    source = work / "template"
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(ROOT), str(source)], check=True)
+    subprocess.run(["git", "checkout", "--quiet", head.stdout.strip()], cwd=source, check=True)
+    return source
+
+
+def copy(copier: list[str], source: Path, destination: Path) -> list[str]:
+    """The command that renders ``source`` at HEAD with default answers into ``destination``."""
     return [
         *copier,
         "copy",
@@ -63,7 +74,7 @@ def copy(copier: list[str], destination: Path) -> list[str]:
         "--defaults",
         "--vcs-ref",
         "HEAD",
-        str(ROOT),
+        str(source),
         str(destination),
     ]
 
@@ -77,7 +88,7 @@ def files(directory: Path) -> dict[str, bytes]:
     }
 
 
-def oldest_copier(work: Path) -> list[Step]:
+def oldest_copier(work: Path, source: Path) -> list[Step]:
     """Render with the oldest supported copier and with the locked one; the files must agree."""
     part, version = "oldest-copier", min_copier_version()
     old, locked = work / "oldest", work / "locked"
@@ -85,13 +96,17 @@ def oldest_copier(work: Path) -> list[Step]:
         run(
             part,
             f"render with copier {version}",
-            copy(["uv", "tool", "run", "--from", f"copier=={version}", "copier"], old),
+            copy(["uv", "tool", "run", "--from", f"copier=={version}", "copier"], source, old),
         )
     ]
     if not steps[-1].ok:
         return steps
     steps.append(
-        run(part, "render with the locked copier", copy([sys.executable, "-m", "copier"], locked))
+        run(
+            part,
+            "render with the locked copier",
+            copy([sys.executable, "-m", "copier"], source, locked),
+        )
     )
     if not steps[-1].ok:
         return steps
@@ -110,13 +125,13 @@ def oldest_copier(work: Path) -> list[Step]:
     return steps
 
 
-def newest_deps(work: Path, install_only: bool) -> list[Step]:
+def newest_deps(work: Path, source: Path, install_only: bool) -> list[Step]:
     """Render with the newest copier, upgrade every locked dependency, then install and check."""
     part, project = "newest-deps", work / "newest"
     commands = [
         (
             "render with the newest copier",
-            copy(["uv", "tool", "run", "--from", "copier@latest", "copier"], project),
+            copy(["uv", "tool", "run", "--from", "copier@latest", "copier"], source, project),
             ROOT,
         ),
         ("uv lock --upgrade", ["uv", "lock", "--upgrade"], project),
@@ -159,10 +174,12 @@ def main() -> int:
     parts = args.parts or PARTS
     steps: list[Step] = []
     with tempfile.TemporaryDirectory(prefix="drift-") as tmp:
+        work = Path(tmp)
+        source = clone_head(work)
         if "oldest-copier" in parts:
-            steps += oldest_copier(Path(tmp))
+            steps += oldest_copier(work, source)
         if "newest-deps" in parts:
-            steps += newest_deps(Path(tmp), args.install_only)
+            steps += newest_deps(work, source, args.install_only)
     text = report(steps)
     print(text)
     if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
