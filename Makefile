@@ -8,8 +8,11 @@ BIN := $(VENV)/bin
 DEST ?= ../my-mlops-project
 # uv from PATH, else the module pip installed (see the `uv` target).
 UV = $$(command -v uv || echo "$(PYTHON) -m uv")
+# Extra pytest options for `make test`/`test-fast`, e.g. a CI shard: PYTEST_ARGS="--splits 5 --group 1".
+PYTEST_ARGS ?=
 
-.PHONY: help uv install tags release test test-fast lint format new bench docs docs-serve clean
+.PHONY: help uv install tags release test test-fast durations lint format new bench docs docs-serve \
+	clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_.\/-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,10 +37,13 @@ release: ## Cut a release from the [Unreleased] entries, commit and tag: make re
 	$(PYTHON) scripts/release.py release "$(VERSION)"
 
 test: $(VENV)/.synced tags ## Run the whole meta suite in parallel (release tags first)
-	$(BIN)/pytest -n auto --dist worksteal
+	$(BIN)/pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.synced tags ## Run the fast tier: renders, static checks, validation, updates, releases
-	$(BIN)/pytest -n auto --dist worksteal -m "not slow"
+	$(BIN)/pytest -n auto --dist worksteal -m "not slow" $(PYTEST_ARGS)
+
+durations: $(VENV)/.synced tags ## Run the whole meta suite and store its test durations in .test_durations (CI shards)
+	$(BIN)/pytest -n auto --dist worksteal --store-durations --clean-durations $(PYTEST_ARGS)
 
 lint: $(VENV)/.synced ## Lint and format-check the template's own Python
 	$(BIN)/ruff check .
