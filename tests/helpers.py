@@ -221,7 +221,11 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
     if answers["docker"]:
         files |= set(DOCKER_FILES.split()) | template_tree("deploy", answers)
     if answers["ci"] == "github":
-        files |= {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
+        files |= {
+            ".github/dependabot.yml",
+            ".github/workflows/ci.yml",
+            ".github/workflows/template-update.yml",
+        }
     if answers["ci"] == "gitlab":
         files.add(".gitlab-ci.yml")
     return files

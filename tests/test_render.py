@@ -99,7 +99,7 @@ def test_pyproject_is_valid_and_follows_answers(project: Project, project_dir: P
     tool = data["tool"]
     assert tool["mypy"]["strict"] is True
     assert tool["mypy"]["python_version"] == answers["python_version"]
-    assert tool["ruff"]["target-version"] == "py" + str(answers["python_version"]).replace(".", "")
+    assert "target-version" not in tool["ruff"]  # ruff reads requires-python
     assert {"E", "W", "F", "I", "N", "D", "B", "UP", "SIM"} <= set(tool["ruff"]["lint"]["select"])
     assert {"N803", "N806"} <= set(tool["ruff"]["lint"]["ignore"])
     assert set(tool["pytest"]["ini_options"]["markers"][i].split(":")[0] for i in range(3)) == {
@@ -215,6 +215,7 @@ def test_ci_runs_every_check(project: Project, project_dir: Path) -> None:
         "make type",
         "make security",
         "make test-parallel-cov",
+        "make audit",
     ):
         assert target in text, f"{path} lacks {target}"
     assert project.answers["python_version"] in text
@@ -277,6 +278,7 @@ def test_makefile_documents_every_target(project: Project, project_dir: Path) ->
         "type",
         "security",
         "check",
+        "audit",
         "clean",
         "data",
         "train",
