@@ -258,7 +258,11 @@ TRACKING_FILES = expected_files(ANSWERS | {"docker": True}) - expected_files(
             {"ci": "github"},
             {"ci": "gitlab"},
             {".gitlab-ci.yml"},
-            {".github/workflows/ci.yml", ".github/workflows/template-update.yml"},
+            {
+                ".github/dependabot.yml",
+                ".github/workflows/ci.yml",
+                ".github/workflows/template-update.yml",
+            },
         ),
         ({"ci": "gitlab"}, {"ci": "none"}, set(), {".gitlab-ci.yml"}),
     ],
