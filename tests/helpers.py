@@ -294,9 +294,14 @@ def uv_command() -> list[str]:
 
 
 def project_requirements(project: Path) -> list[str]:
-    """Runtime and dev requirements declared by a rendered project's pyproject."""
-    project_table = tomllib.loads((project / "pyproject.toml").read_text())["project"]
-    return sorted([*project_table["dependencies"], *project_table["optional-dependencies"]["dev"]])
+    """Runtime and dev requirements declared by a rendered project's pyproject.
+
+    The dev tools are the ``dev`` dependency group; renders of releases before 0.8.0 declare
+    them as the ``dev`` extra.
+    """
+    data = tomllib.loads((project / "pyproject.toml").read_text())
+    dev = data.get("dependency-groups", data["project"].get("optional-dependencies", {}))["dev"]
+    return sorted([*data["project"]["dependencies"], *dev])
 
 
 #: Options of the runner venvs' `uv pip install`, part of their cache key. Bytecode is compiled

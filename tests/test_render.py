@@ -24,6 +24,7 @@ from helpers import (
     copier_config,
     expected_files,
     project_env,
+    project_requirements,
     run,
     uv_command,
     without_text_answers,
@@ -85,7 +86,8 @@ def test_pyproject_is_valid_and_follows_answers(project: Project, project_dir: P
     assert {"scikit-learn", "numpy", "pandas"} <= {
         re.split("[<>=\\[]", d)[0] for d in meta["dependencies"]
     }
-    dev = {re.split("[<>=\\[]", d)[0] for d in meta["optional-dependencies"]["dev"]}
+    assert "optional-dependencies" not in meta, "the dev tools are a dependency group, not an extra"
+    dev = {re.split("[<>=\\[]", d)[0] for d in data["dependency-groups"]["dev"]}
     assert {
         "pytest",
         "pytest-xdist",
@@ -378,8 +380,7 @@ def test_tracking_none_leaves_no_trace_of_mlflow(project: Project, project_dir: 
         assert "mlflow" not in name.lower(), name
         text = (project_dir / name).read_text().lower()
         assert "mlflow" not in text, f"{name} mentions MLflow"
-    meta = tomllib.loads((project_dir / "pyproject.toml").read_text())["project"]
-    declared = [*meta["dependencies"], *meta["optional-dependencies"]["dev"]]
+    declared = project_requirements(project_dir)
     names = {re.split("[<>=\\[; ]", requirement)[0].lower() for requirement in declared}
     assert not names & {"mlflow", "mlflow-skinny", "sqlalchemy", "alembic"}, names
 
@@ -400,7 +401,7 @@ def test_tracking_mlflow_brings_its_dependency_commands_and_docs(
     assert "mlflow ui" in ui
     assert '--backend-store-uri "$(MLFLOW_STORE)"' in ui
     assert "MLFLOW_STORE ?= sqlite:///mlflow.db" in makefile
-    assert "sync --extra dev --compile-bytecode" in makefile
+    assert "sync --group dev --compile-bytecode" in makefile
     gitignore = (project_dir / ".gitignore").read_text().split()
     assert {"mlflow.db", "mlruns/"} <= set(gitignore)
     guide = (project_dir / "docs" / "TRACKING.md").read_text()
