@@ -13,6 +13,7 @@ counts in the test that first used it on the measured run's worker, so a shard t
 run built elsewhere pays for it again; runner setup (checkout, uv sync, Pythons) comes on top.
 """
 
+import argparse
 import json
 import shlex
 import subprocess
@@ -83,6 +84,7 @@ def split(order: list[str], shards: int) -> list[tuple[list[str], float]]:
 
 def main() -> int:
     """Print each shard's tests, durations and estimated pytest wall time."""
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help; no options
     shards, _ = shard_job()
     collected = subprocess.run(
         collect_command(), cwd=ROOT, capture_output=True, text=True, check=True
