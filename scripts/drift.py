@@ -15,7 +15,6 @@ Exits 1 when a part broke. Run ``make tags`` first: renders describe HEAD by its
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "docs" / "hooks")]  # as pytest's pythonpath
+
+from helpers import copier_config, uv_command  # noqa: E402
+from lifecycle import files  # noqa: E402
+
 PARTS = ("oldest-copier", "newest-deps")
 TAIL = 40  # lines of a failing step's output in the report
 
@@ -35,16 +39,6 @@ class Step:
     name: str
     ok: bool
     output: str
-
-
-def min_copier_version() -> str:
-    """``_min_copier_version`` from copier.yml."""
-    found = re.search(
-        r'^_min_copier_version:\s*"?([\w.]+)"?', (ROOT / "copier.yml").read_text(), re.M
-    )
-    if not found:
-        sys.exit("drift: copier.yml has no _min_copier_version")
-    return found.group(1)
 
 
 def run(part: str, name: str, command: list[str], cwd: Path = ROOT) -> Step:
@@ -79,24 +73,19 @@ def copy(copier: list[str], source: Path, destination: Path) -> list[str]:
     ]
 
 
-def files(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` by its relative path."""
-    return {
-        path.relative_to(directory).as_posix(): path.read_bytes()
-        for path in sorted(directory.rglob("*"))
-        if path.is_file()
-    }
-
-
 def oldest_copier(work: Path, source: Path) -> list[Step]:
     """Render with the oldest supported copier and with the locked one; the files must agree."""
-    part, version = "oldest-copier", min_copier_version()
+    part, version = "oldest-copier", str(copier_config()["_min_copier_version"])
     old, locked = work / "oldest", work / "locked"
     steps = [
         run(
             part,
             f"render with copier {version}",
-            copy(["uv", "tool", "run", "--from", f"copier=={version}", "copier"], source, old),
+            copy(
+                [*uv_command(), "tool", "run", "--from", f"copier=={version}", "copier"],
+                source,
+                old,
+            ),
         )
     ]
     if not steps[-1].ok:
@@ -131,10 +120,12 @@ def newest_deps(work: Path, source: Path, install_only: bool) -> list[Step]:
     commands = [
         (
             "render with the newest copier",
-            copy(["uv", "tool", "run", "--from", "copier@latest", "copier"], source, project),
+            copy(
+                [*uv_command(), "tool", "run", "--from", "copier@latest", "copier"], source, project
+            ),
             ROOT,
         ),
-        ("uv lock --upgrade", ["uv", "lock", "--upgrade"], project),
+        ("uv lock --upgrade", [*uv_command(), "lock", "--upgrade"], project),
         ("make install", ["make", "install"], project),
     ]
     if not install_only:

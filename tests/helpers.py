@@ -209,6 +209,12 @@ def template_tree(folder: str, answers: Mapping[str, Any]) -> set[str]:
     return files
 
 
+#: What `ci: github` adds to a render.
+GITHUB_FILES = frozenset(
+    {".github/dependabot.yml", ".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
+)
+
+
 def expected_files(answers: Mapping[str, Any]) -> set[str]:
     """Exactly the files a render with ``answers`` holds (data, models, reports never)."""
     files = set(PROJECT_FILES.split())
@@ -221,11 +227,7 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
     if answers["docker"]:
         files |= set(DOCKER_FILES.split()) | template_tree("deploy", answers)
     if answers["ci"] == "github":
-        files |= {
-            ".github/dependabot.yml",
-            ".github/workflows/ci.yml",
-            ".github/workflows/template-update.yml",
-        }
+        files |= GITHUB_FILES
     if answers["ci"] == "gitlab":
         files.add(".gitlab-ci.yml")
     return files

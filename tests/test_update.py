@@ -18,6 +18,7 @@ from copier.errors import UnsafeTemplateError
 
 from helpers import (
     GIT_ENV,
+    GITHUB_FILES,
     TEMPLATE_ROOT,
     expected_files,
     interpreter_for,
@@ -258,11 +259,7 @@ TRACKING_FILES = expected_files(ANSWERS | {"docker": True}) - expected_files(
             {"ci": "github"},
             {"ci": "gitlab"},
             {".gitlab-ci.yml"},
-            {
-                ".github/dependabot.yml",
-                ".github/workflows/ci.yml",
-                ".github/workflows/template-update.yml",
-            },
+            GITHUB_FILES,
         ),
         ({"ci": "gitlab"}, {"ci": "none"}, set(), {".gitlab-ci.yml"}),
     ],
