@@ -7,6 +7,7 @@ import pytest
 
 from helpers import (
     ANSWER_SETS,
+    MLFLOW_SERVER_SET,
     TEMPLATE_ROOT,
     Interpreter,
     Project,
@@ -44,11 +45,6 @@ def project_dir(project: Project) -> Path:
 def interpreter(project: Project) -> Interpreter:
     """Interpreter that checks the project: its minimum Python, else the newest one present."""
     return interpreter_for(str(project.answers["python_version"]))
-
-
-#: The answer set whose runner venv also holds the full `mlflow` (its `mlflow server`), so the
-#: render's own test against a real tracking server runs there (it is skipped elsewhere).
-MLFLOW_SERVER_SET = "defaults"
 
 
 @pytest.fixture(scope="session")

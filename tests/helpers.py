@@ -407,6 +407,31 @@ def run(
     return completed
 
 
+#: The answer set the user journey renders, installs and checks with `make check`.
+JOURNEY_SET = "defaults"
+#: The answer set whose runner venv also holds the full `mlflow` (its `mlflow server`), so the
+#: render's own test against a real tracking server runs there (it is skipped elsewhere).
+MLFLOW_SERVER_SET = "classification-noci-bsd-py313-docker-longnames"
+
+
+def assert_tool_tests_ran(output: str, *, mlflow_server: bool = False) -> None:
+    """A render's tests that need a tool ran, not skipped, where the tool is here.
+
+    ``output`` is its pytest output (``-ra`` lists each skip). `.ci/run` installs kubectl,
+    promtool and Chromium; ``mlflow_server``: the venv holds `mlflow server`.
+    """
+    needed = []
+    if shutil.which("kubectl") and shutil.which("promtool"):
+        needed += ["test_kubernetes", "test_observability"]
+    if shutil.which("chromium"):  # the /docs page in a real browser, offline
+        needed.append("Chromium")
+    if mlflow_server:
+        needed.append("test_tracking_server")
+    skipped = [line for line in output.splitlines() if line.startswith("SKIPPED")]
+    wrongly = [line for line in skipped if any(name in line for name in needed)]
+    assert not wrongly, "\n".join(wrongly)
+
+
 def project_env(venv: Path, project_dir: Path) -> dict[str, str]:
     """Environment for running a rendered project's tools from ``venv`` without installing it.
 

@@ -5,13 +5,27 @@ Each project runs in a runner venv that holds its dependencies for the interpret
 are never installed into the template's environment, so xdist workers cannot collide.
 """
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from test_generated_imports import INDEPENDENCE, LAYERS
 
-from helpers import Interpreter, Project, project_env, run, version_key
+from helpers import (
+    ANSWER_SETS,
+    JOURNEY_SET,
+    MLFLOW_SERVER_SET,
+    Interpreter,
+    Project,
+    assert_tool_tests_ran,
+    project_env,
+    run,
+    version_key,
+)
+
+#: The user journey's `make check` already type-checks and tests the default render (with
+#: coverage, on every core): these two slowest checks run on the other answer sets only.
+NOT_IN_JOURNEY = [name for name in ANSWER_SETS if name != JOURNEY_SET]
 
 
 def _make(project_dir: Path, venv: Path, *targets: str) -> str:
@@ -42,6 +56,7 @@ def test_lint_format_and_import_contracts(project_dir: Path, venv: Path) -> None
     assert "Contracts: 2 kept, 0 broken." in output
 
 
+@pytest.mark.parametrize("answer_set", NOT_IN_JOURNEY, indirect=True)
 def test_mypy_strict(project_dir: Path, venv: Path) -> None:
     assert "Success: no issues found" in _make(project_dir, venv, "type")
 
@@ -50,7 +65,8 @@ def test_bandit(project_dir: Path, venv: Path) -> None:
     _make(project_dir, venv, "security")
 
 
-def test_own_tests_pass_with_coverage(project_dir: Path, venv: Path) -> None:
+@pytest.mark.parametrize("answer_set", NOT_IN_JOURNEY, indirect=True)
+def test_own_tests_pass_with_coverage(answer_set: str, project_dir: Path, venv: Path) -> None:
     completed = run(
         [str(venv / "bin" / "python"), "-m", "pytest", "-q", "--cov"],
         cwd=project_dir,
@@ -59,11 +75,4 @@ def test_own_tests_pass_with_coverage(project_dir: Path, venv: Path) -> None:
     assert "Required test coverage of 90" in completed.stdout
     assert " passed" in completed.stdout
     assert " failed" not in completed.stdout
-    # Tests that need a tool run, not skip, where it is present (.ci/run installs them).
-    skipped = [line for line in completed.stdout.splitlines() if line.startswith("SKIPPED")]
-    if shutil.which("kubectl") and shutil.which("promtool"):
-        deploy = [line for line in skipped if "test_kubernetes" in line or "observability" in line]
-        assert not deploy, "\n".join(deploy)
-    if shutil.which("chromium"):  # the /docs page in a real browser, offline
-        browser = [line for line in skipped if "Chromium" in line]
-        assert not browser, "\n".join(browser)
+    assert_tool_tests_ran(completed.stdout, mlflow_server=answer_set == MLFLOW_SERVER_SET)

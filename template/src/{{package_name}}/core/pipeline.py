@@ -5,7 +5,7 @@ are the predicted value, plus one probability per class for classification.
 """
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,8 +104,17 @@ class Scored:
     blamed: npt.NDArray[np.intp]
 
 
+#: Preprocessed rows -> predictions and, for classification, class probabilities.
+Outputs = Callable[
+    [npt.NDArray[np.float64]], tuple[npt.NDArray[Any], npt.NDArray[np.float64] | None]
+]
+
+
 def score_in_range(
-    estimator: BaseEstimator, transformed: npt.NDArray[np.float64], task: Task
+    estimator: BaseEstimator,
+    transformed: npt.NDArray[np.float64],
+    task: Task,
+    outputs: Outputs | None = None,
 ) -> Scored:
     """Predict preprocessed rows with a fitted ``estimator``, leaving out those it cannot score.
 
@@ -113,13 +122,17 @@ def score_in_range(
     that its preprocessed features leave the float32 range (tree models compute in float32)
     or the model's outputs overflow (e.g. ``1e307`` in a feature of small spread). The column
     to blame is the one whose preprocessed value is largest. Classification predicts the most
-    probable class, from one ``predict_proba`` pass.
+    probable class, from one ``predict_proba`` pass. ``outputs`` computes exactly what
+    :func:`model_outputs` does, only faster (the server's ``compile_outputs``).
     """
     with np.errstate(all="ignore"):
         largest = np.finfo(np.float32).max
         scorable = np.array((np.abs(transformed) <= largest).all(axis=1), dtype=bool)
         rows = transformed if scorable.all() else transformed[scorable]
-        predictions, probabilities = _outputs(estimator, rows, task)
+        if outputs is None or not len(rows):
+            predictions, probabilities = model_outputs(estimator, rows, task)
+        else:
+            predictions, probabilities = outputs(rows)
         checked = predictions if probabilities is None else probabilities
         finite = np.isfinite(checked)
         finite = finite if finite.ndim == 1 else finite.all(axis=1)
@@ -128,11 +141,13 @@ def score_in_range(
         predictions = predictions[finite]
         probabilities = None if probabilities is None else probabilities[finite]
     positions = np.flatnonzero(~scorable)
+    if not len(positions):
+        return Scored(predictions, probabilities, positions, positions)
     spread = np.nan_to_num(np.abs(transformed[positions]), nan=np.inf)
     return Scored(predictions, probabilities, positions, np.argmax(spread, axis=1))
 
 
-def _outputs(
+def model_outputs(
     estimator: Pipeline | BaseEstimator,
     features: pd.DataFrame | npt.NDArray[np.float64],
     task: Task,
@@ -155,7 +170,7 @@ def _predict(
     index: pd.Index,
     task: Task,
 ) -> pd.DataFrame:
-    predictions, probabilities = _outputs(model, features, task)
+    predictions, probabilities = model_outputs(model, features, task)
     return _frame(predictions, probabilities, model, index)
 
 

@@ -2,7 +2,9 @@
 
 :class:`ModelServer` loads, verifies and warms up the bundle, then predicts record rows;
 concurrent requests share one model call (:class:`MicroBatcher`). :class:`Predictor` is the
-/predict hot path: JSON body -> validated rows -> (micro-batched) model -> JSON bytes.
+/predict hot path: JSON body -> validated rows -> (micro-batched) model -> JSON bytes. A small
+body that numpy alone scores is answered on the event loop when no model call runs: that takes
+microseconds, less than handing it to a thread.
 """
 
 import json
@@ -14,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +28,7 @@ from ..core import (
     FeatureSchema,
     ModelBundle,
     ModelMetadata,
+    Outputs,
     Scored,
     load_bundle,
     resolve_model_dir,
@@ -34,7 +37,7 @@ from ..core import (
 from .metrics import ServingMetrics
 from .prediction_log import LoggedBatch, PredictionLog
 from .schemas import MAX_PROBLEMS, Problem, RequestError, problems_from_validation
-from .scoring import Rows, RowsTransform, compile_rows, frame_of
+from .scoring import Rows, RowsTransform, compile_outputs, compile_rows, frame_of
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +49,11 @@ UNSCORABLE = "unscorable_value"
 #: Only the records list has a length limit, so ``too_long`` always means too many records.
 _STATUS_BY_RULE = {"json_invalid": 400, "too_long": 413}
 
+#: Bodies up to this size (a few records) may be scored on the event loop (see ``respond``).
+SCORE_NOW_MAX_BYTES = 8192
+
 Row = tuple[object, ...]
+_T = TypeVar("_T")
 #: What the model says about one row: the prediction and, for classification, class probabilities.
 Outcome = tuple[object, dict[str, float] | None]
 
@@ -94,6 +101,15 @@ class MicroBatcher:
         if job.error is not None:
             raise job.error
         return cast(list[Outcome], job.result)
+
+    def predict_now(self, rows: Sequence[Row]) -> list[Outcome] | None:
+        """One outcome per row, predicted alone in this thread; None while a call runs."""
+        if not self._run_lock.acquire(blocking=False):
+            return None
+        try:
+            return self._predict(rows)
+        finally:
+            self._run_lock.release()
 
     def _take_pending(self) -> list[_Job]:
         """Pending jobs, oldest first, up to ``max_rows`` rows (at least one job)."""
@@ -179,6 +195,8 @@ class ModelServer:
         self._preprocess: Any = None
         self._estimator: Any = None
         self._transform: RowsTransform = self._transform_frame
+        self._outputs: Outputs | None = None
+        self._numpy_only = False  # both fast paths: no pandas or scikit-learn per request
         self._labels = [str(label) for label in metadata.classes]
         self._batcher = MicroBatcher(self._predict_rows, max_batch_rows)
 
@@ -196,7 +214,9 @@ class ModelServer:
             if bundle.metadata != self.metadata:
                 raise ArtifactError(f"{self.directory} changed while the service started")
             self._preprocess, self._estimator = bundle.model[:-1], bundle.model[-1]
-            self._transform = self._choose_transform()
+            self._transform, self._outputs = self._fast_paths()
+            pandas = self._transform == self._transform_frame
+            self._numpy_only = self._outputs is not None and not pandas
             self._bundle = bundle
             self.predict([warm_up_row(self.schema)])
         except Exception as error:  # any failure must leave the service unready, not crash it
@@ -211,12 +231,20 @@ class ModelServer:
         """Predict validated record rows (values in schema order), sharing model calls."""
         return self._batcher.predict(rows)
 
+    def predict_now(self, rows: Sequence[Row]) -> list[Outcome] | None:
+        """:meth:`predict` in this thread, if numpy alone scores them and no call is running.
+
+        A few rows then take microseconds. None if the model needs pandas or scikit-learn
+        per call, or another call is running.
+        """
+        return self._batcher.predict_now(rows) if self._numpy_only else None
+
     def _predict_rows(self, rows: Sequence[Row]) -> list[Outcome]:
         """Predict rows the request model has checked against the feature schema.
 
         The rows already follow every schema rule (the request model is generated from it),
         so they go straight to the model in training order and dtypes, without a second check:
-        through the numpy fast path when the pipeline has one, else as a DataFrame.
+        through the numpy fast paths when the pipeline has them, else as a DataFrame.
 
         Raises:
             RequestError: 422 naming each record the model cannot score: a value so far
@@ -225,7 +253,8 @@ class ModelServer:
         """
         if self._bundle is None:
             raise ArtifactError("the model is not loaded")
-        scored = score_in_range(self._estimator, self._transform(rows), self.metadata.task)
+        matrix = self._transform(rows)
+        scored = score_in_range(self._estimator, matrix, self.metadata.task, self._outputs)
         if len(scored.unscorable):
             raise self._unscorable(scored, rows)
         values = scored.predictions.tolist()
@@ -241,14 +270,22 @@ class ModelServer:
         with np.errstate(all="ignore"):
             return np.asarray(self._preprocess.transform(frame_of(rows, self.schema)), "float64")
 
-    def _choose_transform(self) -> RowsTransform:
-        """The numpy fast path when the pipeline has one, else the pandas path."""
-        fast = compile_rows(self._preprocess, self.schema, [warm_up_row(self.schema)] * 2)
-        if fast is None:
+    def _fast_paths(self) -> tuple[RowsTransform, Outputs | None]:
+        """The numpy fast paths the model has: rows to matrix, and matrix to outputs."""
+        warm_up = [warm_up_row(self.schema)] * 2
+        transform = compile_rows(self._preprocess, self.schema, warm_up)
+        if transform is None:
             logger.info("scoring records through pandas: the pipeline has no numpy fast path")
-            return self._transform_frame
-        logger.info("scoring records with numpy, the pipeline's fast path")
-        return fast
+            transform = self._transform_frame
+        # Rows unlike the warm-up ones, laid out in memory as the transform lays out its own.
+        layout = transform(warm_up)
+        order: Literal["C", "F"] = "F" if layout.flags.f_contiguous else "C"
+        probe = np.linspace(-4.0, 4.0, 8 * layout.shape[1]).reshape(8, -1)
+        task = self.metadata.task
+        outputs = compile_outputs(self._estimator, task, np.asarray(probe, order=order))
+        if outputs is None:
+            logger.info("the model's outputs come from scikit-learn: it has no numpy fast path")
+        return transform, outputs
 
     def _unscorable(self, scored: Scored, rows: Sequence[Row]) -> RequestError:
         """A 422 naming, for each record the model cannot score, the field to blame."""
@@ -297,15 +334,30 @@ class Predictor:
 
     def respond(self, body: bytes, request_id: str) -> bytes:
         """The JSON response to ``body``, or :class:`RequestError` naming each problem."""
-        if self.server.state is not ModelState.READY:
-            retry = {"Retry-After": "1"}
-            raise RequestError(503, "not_ready", self.server.reason, headers=retry)
         rows = self._rows(body)
+        return self._answer(rows, self._predict(rows, self.server.predict), request_id)
+
+    def respond_now(self, body: bytes, request_id: str) -> bytes | None:
+        """:meth:`respond`, on the event loop, for a small body scored at once; else None.
+
+        Small: at most :data:`SCORE_NOW_MAX_BYTES`; at once: see :meth:`ModelServer.predict_now`.
+        """
+        if len(body) > SCORE_NOW_MAX_BYTES:
+            return None
+        rows = self._rows(body)
+        outcomes = self._predict(rows, self.server.predict_now)
+        return None if outcomes is None else self._answer(rows, outcomes, request_id)
+
+    def _predict(self, rows: list[Row], predict: Callable[[list[Row]], _T]) -> _T:
+        """``predict(rows)``, counting a record the model cannot score as a refusal."""
         try:
-            outcomes = self.server.predict(rows)
-        except RequestError as error:  # a record the model cannot score
+            return predict(rows)
+        except RequestError as error:
             self.metrics.count_refusal(error.problems[0].rule)
             raise
+
+    def _answer(self, rows: list[Row], outcomes: list[Outcome], request_id: str) -> bytes:
+        """The response body: predictions (and probabilities) in record order, and the log."""
         predictions = [value for value, _ in outcomes]
         probabilities = None
         if self._classification:
@@ -331,6 +383,9 @@ class Predictor:
 
     def _rows(self, body: bytes) -> list[Row]:
         """Each record's values in schema order, after every check of the record model."""
+        if self.server.state is not ModelState.READY:
+            retry = {"Retry-After": "1"}
+            raise RequestError(503, "not_ready", self.server.reason, headers=retry)
         # Every key ends with `":` (an escaped quote inside a string does not count), so
         # this undercounts keys: a flood of unknown keys is refused in milliseconds, unparsed.
         keys = body.count(b'":') - body.count(b'\\":')

@@ -1,10 +1,12 @@
-"""Record rows to the fitted pipeline's preprocessed matrix: numpy when exact, else pandas.
+"""Record rows to the model's outputs with numpy when that is exact, else with the library.
 
 :func:`compile_rows` reads a fitted pipeline of the shape ``build_pipeline`` makes (a
 ``ColumnTransformer`` of ``SimpleImputer``, ``StandardScaler`` and ``OneHotEncoder`` branches)
 into a function that computes the same matrix, bit for bit, from rows in schema order: no
 DataFrame, column lookups or input validation per call. Any other shape gets None, and rows
-take :func:`frame_of` and the pipeline's own ``transform``.
+take :func:`frame_of` and the pipeline's own ``transform``. :func:`compile_outputs` does the
+same for a linear estimator's predictions and probabilities (scikit-learn's own arithmetic
+without its per-call input checks); other estimators are called as they are.
 """
 
 from collections.abc import Callable, Sequence
@@ -13,12 +15,14 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy.special import expit
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ..core import FeatureSchema
+from ..core import FeatureSchema, Outputs, Task, model_outputs
 
 Rows = Sequence[Sequence[object]]
 Matrix = npt.NDArray[Any]
@@ -55,6 +59,51 @@ def compile_rows(preprocess: Any, schema: FeatureSchema, probe: Rows) -> RowsTra
         return None
     order: Literal["C", "F"] = "F" if expected.flags.f_contiguous else "C"
     return lambda rows: np.asarray(fast(rows), order=order)
+
+
+def compile_outputs(estimator: Any, task: Task, probe: Matrix) -> Outputs | None:
+    """What a fitted linear ``estimator`` predicts for preprocessed rows, or None.
+
+    Ridge regression and logistic regression (binary or multinomial) with dense coefficients
+    have one; None too if the result differs at all from the estimator's own on ``probe``,
+    e.g. after a scikit-learn release changes how it computes them.
+    """
+    kind = type(estimator)
+    if kind not in {LogisticRegression, Ridge} or not isinstance(estimator.coef_, np.ndarray):
+        return None
+    coef, intercept = estimator.coef_, estimator.intercept_
+    weights = coef if coef.ndim == 1 else coef.T
+    if task == "regression" and kind is Ridge:
+
+        def predict(matrix: Matrix) -> tuple[Matrix, None]:
+            return np.asarray(matrix @ weights + intercept, dtype="float64"), None
+
+        outputs: Outputs = predict
+    elif task == "classification" and kind is LogisticRegression:
+        classes = np.asarray(estimator.classes_)
+
+        def predict_proba(matrix: Matrix) -> tuple[Matrix, Matrix]:
+            scores = matrix @ weights + intercept
+            if scores.shape[1] == 1:  # binary: the positive class's logistic
+                positive = expit(scores.reshape(-1))
+                probabilities = np.stack([1 - positive, positive], axis=1)
+            else:  # multinomial: softmax
+                scores -= scores.max(axis=1).reshape(-1, 1)
+                np.exp(scores, out=scores)
+                probabilities = scores / scores.sum(axis=1).reshape(-1, 1)
+            return classes[np.argmax(probabilities, axis=1)], probabilities
+
+        outputs = predict_proba
+    else:
+        return None
+    expected = model_outputs(estimator, probe, task)
+    given = outputs(probe)
+    same = all(
+        (want is None and got is None)
+        or (want is not None and got is not None and np.array_equal(want, got))
+        for want, got in zip(expected, given, strict=True)
+    )
+    return outputs if same else None
 
 
 def _compile(preprocess: Any, schema: FeatureSchema) -> RowsTransform | None:
