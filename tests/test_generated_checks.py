@@ -56,6 +56,13 @@ def test_lint_format_and_import_contracts(project_dir: Path, venv: Path) -> None
     assert "Contracts: 2 kept, 0 broken." in output
 
 
+def test_markdown_lint(project_dir: Path, venv: Path) -> None:
+    """pymarkdown as the pre-commit hook runs it, on every Markdown file of the render."""
+    files = sorted(str(path.relative_to(project_dir)) for path in project_dir.rglob("*.md"))
+    command = [str(venv / "bin" / "pymarkdown"), "--config", ".pymarkdown.json", "scan", *files]
+    run(command, cwd=project_dir, env=project_env(venv, project_dir))
+
+
 @pytest.mark.parametrize("answer_set", NOT_IN_JOURNEY, indirect=True)
 def test_mypy_strict(project_dir: Path, venv: Path) -> None:
     assert "Success: no issues found" in _make(project_dir, venv, "type")

@@ -49,7 +49,7 @@ UNSCORABLE = "unscorable_value"
 #: Only the records list has a length limit, so ``too_long`` always means too many records.
 _STATUS_BY_RULE = {"json_invalid": 400, "too_long": 413}
 
-#: Bodies up to this size (a few records) may be scored on the event loop (see ``respond``).
+#: Bodies up to this size (a few records) may be scored on the event loop (``respond_now``).
 SCORE_NOW_MAX_BYTES = 8192
 
 Row = tuple[object, ...]
