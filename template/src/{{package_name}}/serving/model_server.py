@@ -231,6 +231,11 @@ class ModelServer:
         """Predict validated record rows (values in schema order), sharing model calls."""
         return self._batcher.predict(rows)
 
+    @property
+    def scores_with_numpy(self) -> bool:
+        """Whether numpy alone scores records: no pandas or scikit-learn call per request."""
+        return self._numpy_only
+
     def predict_now(self, rows: Sequence[Row]) -> list[Outcome] | None:
         """:meth:`predict` in this thread, if numpy alone scores them and no call is running.
 
@@ -342,8 +347,8 @@ class Predictor:
 
         Small: at most :data:`SCORE_NOW_MAX_BYTES`; at once: see :meth:`ModelServer.predict_now`.
         """
-        if len(body) > SCORE_NOW_MAX_BYTES:
-            return None
+        if len(body) > SCORE_NOW_MAX_BYTES or not self.server.scores_with_numpy:
+            return None  # before parsing, which the thread pool would do again
         rows = self._rows(body)
         outcomes = self._predict(rows, self.server.predict_now)
         return None if outcomes is None else self._answer(rows, outcomes, request_id)
