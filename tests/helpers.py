@@ -306,10 +306,16 @@ def project_requirements(project: Path) -> list[str]:
     return sorted([*data["project"]["dependencies"], *dev])
 
 
-#: Options of the runner venvs' `uv pip install`, part of their cache key. Bytecode is compiled
-#: once at install: with PYTHONDONTWRITEBYTECODE=1 (set on CI), every process would otherwise
-#: compile every module it imports again (MLflow's import alone costs seconds).
-RUNNER_INSTALL_OPTIONS = ("--compile-bytecode",)
+def bytecode_env(venv: Path) -> dict[str, str]:
+    """This process's environment with ``venv``'s bytecode in one cache beside it.
+
+    Runner venvs are installed without compiling: each module is compiled once, on its first
+    import by any process, into ``<venv>-pycache`` (shared by xdist workers; Python writes each
+    file atomically). Compiling every module at install cost about 20 s per venv, mostly for
+    modules the checks never import. Rendered projects stay free of ``__pycache__``.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return env | {"PYTHONPYCACHEPREFIX": str(venv.with_name(f"{venv.name}-pycache"))}
 
 
 def tracks_with_mlflow(project: Path) -> bool:
@@ -330,7 +336,7 @@ def runner_venv(project: Path, interpreter: Interpreter, *, mlflow_server: bool 
     requirements = project_requirements(project)
     if mlflow_server and tracks_with_mlflow(project):
         requirements = sorted([*requirements, "mlflow"])
-    key = "\n".join([*RUNNER_INSTALL_OPTIONS, *requirements])
+    key = "\n".join(requirements)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     venv = RUNNER_CACHE / f"py{interpreter.version}-{digest}"
     RUNNER_CACHE.mkdir(parents=True, exist_ok=True)
@@ -348,7 +354,6 @@ def runner_venv(project: Path, interpreter: Interpreter, *, mlflow_server: bool 
                     "pip",
                     "install",
                     "--quiet",
-                    *RUNNER_INSTALL_OPTIONS,
                     "--python",
                     str(venv / "bin" / "python"),
                     "-r",
@@ -378,7 +383,8 @@ def empty_mlflow_store(venv: Path) -> Path:
             scratch = store.with_name(f"{store.name}.tmp")
             scratch.unlink(missing_ok=True)
             python = str(venv / "bin" / "python")
-            run([python, "-c", MIGRATE_MLFLOW_STORE, f"sqlite:///{scratch}"], cwd=venv.parent)
+            migrate = [python, "-c", MIGRATE_MLFLOW_STORE, f"sqlite:///{scratch}"]
+            run(migrate, cwd=venv.parent, env=bytecode_env(venv))
             scratch.rename(store)
     return store
 
@@ -435,18 +441,16 @@ def assert_tool_tests_ran(output: str, *, mlflow_server: bool = False) -> None:
 def project_env(venv: Path, project_dir: Path) -> dict[str, str]:
     """Environment for running a rendered project's tools from ``venv`` without installing it.
 
-    Tool caches and coverage data go to a sibling directory and no bytecode is written, so the
-    render itself stays exactly what copier wrote (other tests inspect its files). No
-    PYTHONPYCACHEPREFIX: Python would then also read bytecode only from there, never the
-    venv's, compiled at install.
+    Tool caches and coverage data go to a sibling directory and bytecode to the venv's cache
+    (``bytecode_env``), so the render itself stays exactly what copier wrote (other tests
+    inspect its files).
     """
     caches = project_dir.with_name(f"{project_dir.name}-caches")
-    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    env = {k: v for k, v in bytecode_env(venv).items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
     env |= GIT_ENV
     env |= {
         "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
         "PYTHONPATH": "src",
-        "PYTHONDONTWRITEBYTECODE": "1",
         "MYPY_CACHE_DIR": str(caches / "mypy"),
         "RUFF_CACHE_DIR": str(caches / "ruff"),
         "COVERAGE_FILE": str(caches / "coverage" / ".coverage"),
