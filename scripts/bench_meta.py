@@ -2,7 +2,7 @@
 
 Prints ratios measured in this one run:
 - ``copier copy --defaults`` of this template vs a trivial one-file template (target <= 1.2x;
-  the median ratio of interleaved pairs);
+  the median ratio of interleaved pairs), and copier's time per rendered file, which sets it;
 - a generated project's own tests, serial vs ``-n auto`` (its ``make bench-tests``);
 - the meta suite's fast tier serial vs ``-n auto`` (target >= 1.8x on 2 cores), then the wall
   time of the whole suite with ``-n auto`` (target <= 10 min).
@@ -88,7 +88,17 @@ def bench_render(work: Path, pairs: int) -> Path:
         f"        ratio copier-mlops / trivial = {statistics.median(ratios):.2f}x"
         f" (median of per-pair ratios; range {min(ratios):.2f}-{max(ratios):.2f}x)"
     )
+    ours_files, trivial_files = (_file_count(renders / f"{name}-0") for name in ("ours", "trivial"))
+    per_file = (ours_median - trivial_median) / (ours_files - trivial_files) * 1000
+    print(
+        f"        {ours_files} vs {trivial_files} files written: copier spends {per_file:.1f} ms"
+        " per extra file (path parts rendered, file rendered, git config)"
+    )
     return renders / "ours-0"
+
+
+def _file_count(project: Path) -> int:
+    return sum(1 for path in project.rglob("*") if path.is_file())
 
 
 def bench_generated_tests(project: Path) -> None:
