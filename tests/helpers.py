@@ -315,7 +315,12 @@ def bytecode_env(venv: Path) -> dict[str, str]:
     modules the checks never import. Rendered projects stay free of ``__pycache__``.
     """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    return env | {"PYTHONPYCACHEPREFIX": str(venv.with_name(f"{venv.name}-pycache"))}
+    return env | {"PYTHONPYCACHEPREFIX": str(bytecode_cache(venv))}
+
+
+def bytecode_cache(venv: Path) -> Path:
+    """Where the processes of ``venv`` keep their bytecode: beside it, never in a render."""
+    return venv.with_name(f"{venv.name}-pycache")
 
 
 def tracks_with_mlflow(project: Path) -> bool:
@@ -343,6 +348,7 @@ def runner_venv(project: Path, interpreter: Interpreter, *, mlflow_server: bool 
     with FileLock(str(venv) + ".lock"):
         if not (venv / ".complete").exists():
             shutil.rmtree(venv, ignore_errors=True)
+            shutil.rmtree(bytecode_cache(venv), ignore_errors=True)  # of an unfinished venv
             env = os.environ | {"UV_PYTHON_DOWNLOADS": "never"}
             uv = uv_command()
             run([*uv, "venv", "--quiet", "--python", str(interpreter.path), str(venv)], env=env)
