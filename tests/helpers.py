@@ -168,6 +168,7 @@ PROJECT_FILES = """
     Makefile
     README.md
     pyproject.toml
+    uv.lock
     docs/BEST_PRACTICES.md
     docs/DEVELOPMENT.md
     docs/LESSONS_LEARNED.md
@@ -290,7 +291,10 @@ def interpreter_for(python_version: str) -> Interpreter:
 
 
 def uv_command() -> list[str]:
-    """How to call uv: from PATH, else the module pip installed."""
+    """How to call uv: the locked one beside this interpreter, else from PATH, else the module."""
+    beside = Path(sys.executable).with_name("uv")
+    if beside.is_file():
+        return [str(beside)]
     found = shutil.which("uv")
     return [found] if found else [sys.executable, "-m", "uv"]
 
@@ -328,20 +332,53 @@ def tracks_with_mlflow(project: Path) -> bool:
     return any(re.match(r"mlflow-skinny\b", name) for name in project_requirements(project))
 
 
+def cutoff() -> str:
+    """What upstream has reached the template: ``[tool.uv] exclude-newer`` of its pyproject.toml.
+
+    No file uploaded later is in the locks renders ship (``scripts/lock.py``), nor in what the
+    suite installs beside them.
+    """
+    pyproject = tomllib.loads((TEMPLATE_ROOT / "pyproject.toml").read_text())
+    value: str = pyproject["tool"]["uv"]["exclude-newer"]
+    return value
+
+
+def locked_requirements(project: Path, *, hashes: bool = True) -> str | None:
+    """Every pin of a render's ``uv.lock`` (all groups, not the project), as ``uv export`` writes
+    them; None for a render of a release before locks shipped."""
+    if not (project / "uv.lock").is_file():
+        return None
+    export = [*uv_command(), "export", "--frozen", "--all-groups", "--no-emit-project", "--quiet"]
+    export += ["--no-header"] + ([] if hashes else ["--no-hashes", "--no-annotate"])
+    return run(export, cwd=project).stdout
+
+
+def locked_versions(project: Path) -> dict[str, set[str]]:
+    """Each distribution of a render's ``uv.lock`` and its versions (one per resolution fork)."""
+    versions: dict[str, set[str]] = {}
+    for line in (locked_requirements(project, hashes=False) or "").splitlines():
+        if "==" in line:
+            name, version = line.split(";")[0].strip().split("==")
+            versions.setdefault(name, set()).add(version)
+    return versions
+
+
 def runner_venv(project: Path, interpreter: Interpreter, *, mlflow_server: bool = False) -> Path:
     """A venv with the project's dependencies (not the project) for ``interpreter``.
 
-    Venvs are cached by interpreter, requirement list and install options, and shared by xdist
-    workers under a file lock, so no rendered project is ever installed into the template's own
-    environment. With ``mlflow_server`` (for a project that tracks with MLflow) the venv also
-    holds the full ``mlflow`` package, resolved with the project's ``mlflow-skinny`` so that both
-    are the same version: its ``mlflow server`` runs the project's real-tracking-server test,
-    which is skipped elsewhere.
+    It holds exactly what the render's ``uv.lock`` pins (hashes checked), as ``make install``
+    does; a render of a release before locks shipped gets its declared requirements, resolved
+    up to the template's cut-off. Venvs are cached by interpreter and what they hold, and shared
+    by xdist workers under a file lock, so no rendered project is ever installed into the
+    template's own environment. With ``mlflow_server`` (for a project that tracks with MLflow)
+    the venv also holds the full ``mlflow`` at the locked ``mlflow-skinny`` version, the rest of
+    it resolved up to the cut-off without moving a locked pin: its ``mlflow server`` runs the
+    project's real-tracking-server test, which is skipped elsewhere.
     """
-    requirements = project_requirements(project)
-    if mlflow_server and tracks_with_mlflow(project):
-        requirements = sorted([*requirements, "mlflow"])
-    key = "\n".join(requirements)
+    locked = locked_requirements(project)
+    requirements = locked or "\n".join(project_requirements(project)) + "\n"
+    server = mlflow_server and tracks_with_mlflow(project)
+    key = f"{cutoff()}\n{server}\n{requirements}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     venv = RUNNER_CACHE / f"py{interpreter.version}-{digest}"
     RUNNER_CACHE.mkdir(parents=True, exist_ok=True)
@@ -353,22 +390,30 @@ def runner_venv(project: Path, interpreter: Interpreter, *, mlflow_server: bool 
             uv = uv_command()
             run([*uv, "venv", "--quiet", "--python", str(interpreter.path), str(venv)], env=env)
             requirements_file = venv / "requirements.txt"
-            requirements_file.write_text("\n".join(requirements) + "\n")
-            run(
-                [
-                    *uv,
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--python",
-                    str(venv / "bin" / "python"),
-                    "-r",
-                    str(requirements_file),
-                ],
-                env=env,
-            )
+            requirements_file.write_text(requirements)
+            install = [*uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
+            bounded = ["--exclude-newer", cutoff()]
+            run([*install, *([] if locked else bounded), "-r", str(requirements_file)], env=env)
+            if server:
+                pins = venv / "constraints.txt"
+                pins.write_text(
+                    "".join(
+                        f"{name}=={version}\n"
+                        for name, versions in locked_versions(project).items()
+                        for version in versions
+                        if len(versions) == 1
+                    )
+                    if locked
+                    else ""
+                )
+                skinny = run([str(venv / "bin" / "python"), "-c", SKINNY_VERSION]).stdout.strip()
+                run([*install, *bounded, "-c", str(pins), f"mlflow=={skinny}"], env=env)
             (venv / ".complete").touch()
     return venv
+
+
+#: Run by a runner venv's Python: the installed mlflow-skinny version.
+SKINNY_VERSION = "import importlib.metadata as m; print(m.version('mlflow-skinny'))"
 
 
 #: Run by a runner venv's Python: open (so create and migrate) the SQLite MLflow store argv[1].

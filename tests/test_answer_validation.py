@@ -13,7 +13,7 @@ from helpers import (
     TEMPLATE_ROOT,
     Project,
     copier_config,
-    project_requirements,
+    locked_requirements,
     render,
     run,
     uv_command,
@@ -144,20 +144,18 @@ def _normalized(distribution: str) -> str:
 def test_reserved_names_cover_every_import_name_in_the_lock(
     project: Project, project_dir: Path, venv: Path, tmp_path: Path
 ) -> None:
-    """A package named like a module of any locked distribution would shadow it.
+    """A package named like a module of any distribution the render's lock pins would shadow it.
 
-    The lock is the universal resolution (every platform and Python the render supports) that
-    `uv lock` writes: the runner venv holds this machine's share, the rest (e.g. Windows-only
-    distributions) is unpacked beside it. Only locked distributions count: a runner venv may hold
-    more (the full ``mlflow`` for the tracking-server test).
+    The render's ``uv.lock`` is the universal resolution (every platform and Python it supports)
+    that ``make install`` installs from: the runner venv holds this machine's share, the rest
+    (e.g. Windows-only distributions) is unpacked beside it. Only locked distributions count: a
+    runner venv may hold more (the full ``mlflow`` for the tracking-server test).
     """
-    requirements, elsewhere = tmp_path / "requirements.in", tmp_path / "elsewhere"
-    requirements.write_text("\n".join(project_requirements(project_dir)) + "\n")
-    minimum = str(project.answers["python_version"])
-    uv = uv_command()
-    resolve = ["pip", "compile", "--quiet", "--universal", "--no-header", "--no-annotate"]
-    resolved = run([*uv, *resolve, "--python-version", minimum, str(requirements)]).stdout
+    elsewhere = tmp_path / "elsewhere"
+    resolved = locked_requirements(project_dir, hashes=False)
+    assert resolved, "the render ships no uv.lock"
     locked = {line.split(";")[0].strip() for line in resolved.splitlines() if "==" in line}
+    uv = uv_command()
     installed = {_normalized(name) for name in _inspect(venv, elsewhere)["distributions"]}
     missing_here = sorted(pin for pin in locked if pin.split("==")[0] not in installed)
     if missing_here:

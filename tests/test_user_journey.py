@@ -1,12 +1,18 @@
 """What a user does on a fresh machine: render, git init, `make install`, `make check`.
 
 Its `make check` is also the default render's mypy --strict and own tests with coverage, which
-test_generated_checks runs for the other answer sets.
+test_generated_checks runs for the other answer sets. Its `make install` runs while the package
+index offers a newer release of a locked dependency than the render's lock pins, as it will once
+upstream publishes: the install still gets exactly the pinned versions.
 
 Slow: `make install` creates the project's own `.venv` with uv and installs from the package index.
 """
 
+import base64
+import hashlib
 import os
+import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,11 +23,43 @@ from helpers import (
     JOURNEY_SET,
     TEMPLATE_ROOT,
     assert_tool_tests_ran,
+    locked_versions,
     render,
     run,
+    uv_command,
 )
 
 pytestmark = pytest.mark.slow
+
+#: A locked dependency of every render, and a release of it that no lock pins.
+NEWER = ("prometheus-client", "999.0.0")
+
+
+def _normalized(requirement: str) -> str:
+    """A distribution name, or ``name==version``, with the name as PEP 503 compares it."""
+    name, equals, version = requirement.partition("==")
+    return f"{re.sub(r'[-_.]+', '-', name).lower()}{equals}{version}"
+
+
+def newer_release(folder: Path) -> Path:
+    """A folder holding a wheel of NEWER (metadata only), for uv as an extra flat index."""
+    name, version = NEWER
+    info = f"{name.replace('-', '_')}-{version}.dist-info"
+    files = {
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+
+    def digest(text: str) -> str:
+        return base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).decode().rstrip("=")
+
+    record = "".join(f"{path},sha256={digest(text)},{len(text)}\n" for path, text in files.items())
+    folder.mkdir()
+    wheel = folder / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in [*files.items(), (f"{info}/RECORD", record + f"{info}/RECORD,,\n")]:
+            archive.writestr(path, text)
+    return folder
 
 
 def test_render_install_check(tmp_path: Path) -> None:
@@ -32,9 +70,21 @@ def test_render_install_check(tmp_path: Path) -> None:
     run(["git", "add", "--all"], cwd=project_dir, env=env)
     run(["git", "commit", "--quiet", "-m", "Start from copier-mlops"], cwd=project_dir, env=env)
 
-    install = run(["make", "install"], cwd=project_dir, env=env)
-    assert (project_dir / ".venv" / "bin" / "python").exists()
-    assert (project_dir / "uv.lock").is_file()
+    shipped = (project_dir / "uv.lock").read_text()
+    newer = env | {"UV_FIND_LINKS": str(newer_release(tmp_path / "newer"))}
+    upgrade = [*uv_command(), "lock", "--upgrade-package", NEWER[0], "--dry-run"]
+    assert f"-> v{NEWER[1]}" in run(upgrade, cwd=project_dir, env=newer).stderr  # it is offered
+
+    install = run(["make", "install"], cwd=project_dir, env=newer)
+    assert (project_dir / "uv.lock").read_text() == shipped
+    freeze = [*uv_command(), "pip", "freeze", "--python", ".venv/bin/python"]
+    frozen = run(freeze, cwd=project_dir).stdout.splitlines()
+    installed = dict(_normalized(line).split("==") for line in frozen if "==" in line)
+    locked = locked_versions(project_dir)
+    pinned = {_normalized(name): versions for name, versions in locked.items()}
+    unpinned = sorted(f"{n}=={v}" for n, v in installed.items() if v not in pinned.get(n, ()))
+    assert not unpinned, f"installed, but not as uv.lock pins them: {unpinned}"
+    assert installed[NEWER[0]] in pinned[NEWER[0]]
     assert "pre-commit installed at .git/hooks/pre-commit" in install.stdout
     assert (project_dir / ".git" / "hooks" / "pre-push").is_file()
 

@@ -1,0 +1,198 @@
+"""The locks a render ships: one ``uv.lock`` per Python, tracking and docker answer, in ``locks/``.
+
+    .venv/bin/python scripts/lock.py                  # re-lock what pyproject.toml changed
+    .venv/bin/python scripts/lock.py --upgrade        # newest releases up to the cut-off
+    .venv/bin/python scripts/lock.py --upgrade --cutoff 2026-12-06   # move the cut-off first
+    .venv/bin/python scripts/lock.py --check          # every lock matches its render (offline)
+
+A render's ``uv.lock`` is ``locks/<variant>.lock`` with the project's name in place of the default
+one (``template/uv.lock.jinja``); only these answers change what a render locks. Each variant is
+rendered from the working tree with default answers otherwise, then ``uv lock`` runs in it with
+the stored lock in place, so unchanged requirements keep their versions. Resolution never sees a
+file uploaded after the cut-off, ``[tool.uv] exclude-newer`` of this repository's pyproject.toml
+(the one date that says what upstream has reached the template), so re-locking the same commit
+gives the same locks. The cut-off is left out of the stored locks: a team's ``uv lock``,
+``make upgrade`` and Dependabot then resolve without it. Needs the package index unless --check.
+"""
+
+import argparse
+import difflib
+import re
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "docs" / "hooks")]  # as pytest's pythonpath
+
+from helpers import INTERPRETERS, copier_config, cutoff, render, uv_command  # noqa: E402
+
+LOCKS = ROOT / "locks"
+PYPROJECT = ROOT / "pyproject.toml"
+#: The project name of the stored locks (the default slug); a render writes its own instead.
+LOCKED_NAME = "my-mlops-project"
+#: uv writes the cut-off it resolved with into the lock; the stored locks leave it out.
+OPTIONS = re.compile(r"\n\[options\]\n(?:[^\n\[]+\n)*")
+CUTOFF_LINE = re.compile(r'^exclude-newer = "[^"]*"$', re.MULTILINE)
+
+
+class LockError(Exception):
+    """uv could not lock (or check) a variant; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One combination of the answers that change a render's lock."""
+
+    python_version: str
+    tracking: str
+    docker: bool
+
+    @property
+    def name(self) -> str:
+        """The stem of its lock in ``locks/``, e.g. ``py3.11-mlflow-docker``."""
+        return f"py{self.python_version}-{self.tracking}-{'docker' if self.docker else 'nodocker'}"
+
+    @property
+    def path(self) -> Path:
+        """Its lock in ``locks/``."""
+        return LOCKS / f"{self.name}.lock"
+
+
+def variants() -> list[Variant]:
+    """Every combination of the choices of copier.yml's python_version and tracking, and docker."""
+    config = copier_config()
+    trackings = config["tracking"]["choices"]
+    return [
+        Variant(str(python), str(tracking), docker)
+        for python in config["python_version"]["choices"]
+        for tracking in (trackings.values() if isinstance(trackings, dict) else trackings)
+        for docker in (True, False)
+    ]
+
+
+def set_cutoff(day: str) -> str:
+    """Move the cut-off to the start of ``day`` (YYYY-MM-DD, UTC) in pyproject.toml."""
+    try:
+        moment = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise SystemExit(f"--cutoff {day!r} is not a date: use YYYY-MM-DD") from None
+    if moment > datetime.now(UTC):
+        raise SystemExit(f"--cutoff {day} is in the future: use today or an earlier day")
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    PYPROJECT.write_text(CUTOFF_LINE.sub(f'exclude-newer = "{stamp}"', PYPROJECT.read_text()))
+    return stamp
+
+
+def stored(text: str) -> str:
+    """A render's lock as ``locks/`` stores it: no cut-off, no Jinja that copier would run."""
+    text = OPTIONS.sub("\n", text, count=1)
+    if re.search(r"{{|{%|{#", text):
+        raise SystemExit("a lock holds Jinja delimiters: template/uv.lock.jinja cannot include it")
+    return text
+
+
+def render_variant(variant: Variant, work: Path) -> Path:
+    """Render ``variant`` with its stored lock (empty for a new one) into ``work``."""
+    if not variant.path.exists():
+        variant.path.touch()
+    project = work / variant.name
+    answers = {"tracking": variant.tracking, "docker": variant.docker}
+    return render(ROOT, project, python_version=variant.python_version, **answers).directory
+
+
+def lock(variant: Variant, project: Path, *, upgrade: bool, check: bool, stamp: str) -> str:
+    """Run ``uv lock`` in the render of ``variant``; return the lock to store (or check it)."""
+    rendered = project / "uv.lock"
+    if not rendered.read_text().strip():  # a new variant: no stored lock yet
+        rendered.unlink()
+    command = [*uv_command(), "lock", "--quiet"]
+    if variant.python_version in INTERPRETERS:  # else uv finds (or fetches) one
+        command += ["--python", str(INTERPRETERS[variant.python_version].path)]
+    if check:
+        command += ["--check", "--offline"]
+    else:
+        command += ["--exclude-newer", stamp] + (["--upgrade"] if upgrade else [])
+    done = subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise LockError(f"{variant.name}: {' '.join(command)} failed:\n{done.stderr.strip()}")
+    return stored(rendered.read_text())
+
+
+def changes(before: str, after: str) -> list[str]:
+    """``name old -> new`` for each locked package whose version changed, was added or removed."""
+
+    def versions(text: str) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for name, version in re.findall(r'^name = "([^"]+)"\nversion = "([^"]+)"', text, re.M):
+            found.setdefault(name, set()).add(version)
+        return found
+
+    old, new = versions(before), versions(after)
+
+    def shown(found: dict[str, set[str]], name: str) -> str:
+        return "/".join(sorted(found.get(name, {"-"})))
+
+    return [
+        f"{name} {shown(old, name)} -> {shown(new, name)}"
+        for name in sorted(old.keys() | new.keys())
+        if old.get(name) != new.get(name)
+    ]
+
+
+def main() -> int:
+    """Re-lock (or check) every variant and report what moved."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--upgrade", action="store_true", help="newest releases up to the cut-off")
+    parser.add_argument("--cutoff", metavar="YYYY-MM-DD", help="move the cut-off to this day first")
+    parser.add_argument("--check", action="store_true", help="only check, offline; write nothing")
+    args = parser.parse_args()
+    if args.check and (args.upgrade or args.cutoff):
+        parser.error("--check writes nothing: it goes without --upgrade and --cutoff")
+    stamp = set_cutoff(args.cutoff) if args.cutoff else cutoff()
+    LOCKS.mkdir(exist_ok=True)
+    chosen = variants()
+    with tempfile.TemporaryDirectory(prefix="locks-") as tmp, ThreadPoolExecutor(4) as pool:
+        projects = [render_variant(variant, Path(tmp)) for variant in chosen]
+        # Renders one at a time (copier is not thread-safe); uv locks side by side.
+        jobs = [
+            pool.submit(lock, v, p, upgrade=args.upgrade, check=args.check, stamp=stamp)
+            for v, p in zip(chosen, projects, strict=True)
+        ]
+        results, failed = {}, []
+        for variant, job in zip(chosen, jobs, strict=True):
+            try:
+                results[variant] = job.result()
+            except LockError as error:
+                failed.append(variant.name)
+                print(error, file=sys.stderr)
+    stale = []
+    for variant, text in results.items():
+        before = variant.path.read_text() if variant.path.exists() else ""
+        moved = changes(before, text)
+        if text != before:
+            stale.append(variant.name)
+            if not args.check:
+                variant.path.write_text(text)
+        if not before:
+            print(f"{variant.name}: new lock, {text.count('[[package]]')} packages")
+        else:
+            print(f"{variant.name}: {'; '.join(moved) if moved else 'no version changed'}")
+        if text != before and not moved:
+            diff = difflib.unified_diff(before.splitlines(), text.splitlines(), lineterm="", n=0)
+            print("\n".join(list(diff)[:20]))
+    known = {variant.path for variant in chosen}
+    strays = sorted(path.name for path in LOCKS.glob("*.lock") if path not in known)
+    for name in strays:
+        print(f"{name}: no answer combination renders it")
+    done = "stale" if args.check else "changed"
+    print(f"cut-off {stamp}: {len(stale)} of {len(chosen)} locks {done}, {len(failed)} failed")
+    return 1 if failed or (args.check and (stale or strays)) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
