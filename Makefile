@@ -11,8 +11,8 @@ UV = $$(command -v uv || echo "$(PYTHON) -m uv")
 # Extra pytest options for `make test`/`test-fast`, e.g. a CI shard: PYTEST_ARGS="--splits 5 --group 1".
 PYTEST_ARGS ?=
 
-.PHONY: help uv install tags release test test-fast durations lint format new bench docs docs-serve \
-	clean
+.PHONY: help uv install tags release test test-fast durations lint format new lock lock-upgrade \
+	lock-check bench docs docs-serve clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_.\/-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,6 +55,15 @@ format: $(VENV)/.synced ## Fix lint findings and format the template's own Pytho
 
 new: $(VENV)/.synced ## Render a project with default answers: make new DEST=path
 	$(BIN)/copier copy --defaults --vcs-ref HEAD . "$(DEST)"
+
+lock: $(VENV)/.synced ## Re-lock the renders' locks (locks/) whose requirements changed, up to the cut-off
+	$(BIN)/python scripts/lock.py
+
+lock-upgrade: $(VENV)/.synced ## Newest releases into every render's lock: make lock-upgrade CUTOFF=YYYY-MM-DD
+	$(BIN)/python scripts/lock.py --upgrade $(if $(CUTOFF),--cutoff "$(CUTOFF)")
+
+lock-check: $(VENV)/.synced ## Check, offline, that every lock in locks/ matches its render
+	$(BIN)/python scripts/lock.py --check
 
 bench: $(VENV)/.synced ## Print render, meta-suite and generated-test timings (scripts/bench_meta.py)
 	$(BIN)/python scripts/bench_meta.py

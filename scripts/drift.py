@@ -1,24 +1,30 @@
-"""Dependency drift: render the template at HEAD with the oldest copier it supports and with the
-newest versions of every dependency, and say what broke. Renders a clone of the committed HEAD.
+"""Dependency drift: what would the newest releases upstream, and the oldest copier the template
+supports, break? Works in a clone of the committed HEAD; says what broke and what moved.
 
-    .venv/bin/python scripts/drift.py                      # both parts
-    .venv/bin/python scripts/drift.py oldest-copier        # one part
-    .venv/bin/python scripts/drift.py newest-deps --install-only
+    .venv/bin/python scripts/drift.py                       # both parts
+    .venv/bin/python scripts/drift.py oldest-copier         # one part
+    .venv/bin/python scripts/drift.py newest-deps --pytest-args='-m "not slow"'
 
 oldest-copier: ``copier==<_min_copier_version>`` must render the default answers to the same
-files, byte for byte, as the locked copier (this interpreter's). newest-deps: the newest copier
-renders the defaults, ``uv lock --upgrade`` resolves every dependency to its newest release, then
-``make check`` (``make install`` only with --install-only). The report (a Markdown table, and the
-tail of the first failing step's output) goes to stdout and to ``$GITHUB_STEP_SUMMARY`` when set.
-Exits 1 when a part broke. Run ``make tags`` first: renders describe HEAD by its release tag.
+files, byte for byte, as the locked copier (this interpreter's). newest-deps: every lock renders
+ship is upgraded to the newest releases up to today (``scripts/lock.py --upgrade --cutoff``), then
+the whole meta suite runs on them: every answer set's checks and tests, the lock-derived checks
+(reserved names), updates and the user journey. The report (a Markdown table, the packages that
+moved, each failing test with the moved packages its failure names, and the tail of the first
+failing step's output) goes to stdout and to ``$GITHUB_STEP_SUMMARY`` when set. Exits 1 when a
+part broke. To take what passed: ``make lock-upgrade CUTOFF=<the same day>`` gives the same locks
+(the cut-off makes resolution repeatable), then a release ships them.
 """
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +45,8 @@ class Step:
     name: str
     ok: bool
     output: str
+    #: More of the report: the packages that moved, the failing tests.
+    details: list[str] = field(default_factory=list)
 
 
 def run(part: str, name: str, command: list[str], cwd: Path = ROOT) -> Step:
@@ -114,34 +122,69 @@ def oldest_copier(work: Path, source: Path) -> list[Step]:
     return steps
 
 
-def newest_deps(work: Path, source: Path, install_only: bool) -> list[Step]:
-    """Render with the newest copier, upgrade every locked dependency, then install and check."""
-    part, project = "newest-deps", work / "newest"
-    commands = [
-        (
-            "render with the newest copier",
-            copy(
-                [*uv_command(), "tool", "run", "--from", "copier@latest", "copier"], source, project
-            ),
-            ROOT,
-        ),
-        ("uv lock --upgrade", [*uv_command(), "lock", "--upgrade"], project),
-        ("make install", ["make", "install"], project),
-    ]
-    if not install_only:
-        commands.append(("make check", ["make", "check"], project))
-    steps: list[Step] = []
-    for name, command, cwd in commands:
-        steps.append(run(part, name, command, cwd))
-        if not steps[-1].ok:
-            break
+def moved_packages(lock_output: str) -> dict[str, str]:
+    """``name -> "old -> new"`` from scripts/lock.py's report, over every lock."""
+    moved: dict[str, str] = {}
+    for line in lock_output.splitlines():
+        _, _, changes = line.partition(": ")
+        for change in changes.split("; "):
+            if match := re.fullmatch(r"([A-Za-z0-9._-]+) (\S+ -> \S+)", change.strip()):
+                moved.setdefault(match[1], match[2])
+    return moved
+
+
+def failures(junit: Path) -> list[tuple[str, str]]:
+    """(test id, failure text) of each failed or erroring test in a JUnit XML report."""
+    if not junit.is_file():
+        return []
+    found = []
+    for case in ElementTree.parse(junit).getroot().iter("testcase"):
+        for problem in [*case.iter("failure"), *case.iter("error")]:
+            name = f"{case.get('classname', '')}::{case.get('name', '')}"
+            found.append((name, f"{problem.get('message', '')}\n{problem.text or ''}"))
+    return found
+
+
+def blamed(text: str, moved: dict[str, str]) -> list[str]:
+    """The moved packages whose distribution or import name a failure's text mentions."""
+    lowered = text.lower()
+    return sorted(
+        f"{name} {versions}"
+        for name, versions in moved.items()
+        if {name.lower(), name.lower().replace("-", "_")}
+        & set(re.findall(r"[a-z0-9_.-]+", lowered))
+    )
+
+
+def newest_deps(work: Path, source: Path, day: str, pytest_args: str) -> list[Step]:
+    """Upgrade every render's lock to the newest releases up to ``day``; run the meta suite."""
+    part = "newest-deps"
+    upgrade = [sys.executable, "scripts/lock.py", "--upgrade", "--cutoff", day]
+    steps = [run(part, f"upgrade every lock up to {day}", upgrade, source)]
+    moved = moved_packages(steps[-1].output)
+    steps[-1].details.extend(
+        f"moved: {name} {versions}" for name, versions in sorted(moved.items())
+    )
+    if not steps[-1].ok:
+        return steps
+    junit = work / "junit.xml"
+    arguments = f"{pytest_args} --junitxml={junit}".strip()
+    steps.append(run(part, "make test", ["make", "test", f"PYTEST_ARGS={arguments}"], source))
+    for test, text in failures(junit):
+        culprits = blamed(text, moved)
+        steps[-1].details.append(
+            f"failed: {test}" + (f" (names {', '.join(culprits)})" if culprits else "")
+        )
     return steps
 
 
 def report(steps: list[Step]) -> str:
-    """A Markdown table of the steps, then the tail of each failing step's output."""
+    """A Markdown table of the steps, what moved and failed, then each failing step's tail."""
     lines = ["## Dependency drift", "", "| part | step | result |", "| --- | --- | --- |"]
     lines += [f"| {s.part} | {s.name} | {'ok' if s.ok else '**broke**'} |" for s in steps]
+    for step in (s for s in steps if s.details):
+        lines += ["", f"### {step.part}: {step.name}", ""]
+        lines += [f"- {detail}" for detail in step.details]
     for step in (s for s in steps if not s.ok):
         tail = "\n".join(step.output.rstrip().splitlines()[-TAIL:])
         lines += ["", f"### {step.part}: {step.name} broke", "", "```text", tail, "```"]
@@ -155,9 +198,15 @@ def main() -> int:
         "parts", nargs="*", metavar="part", help=f"{', '.join(PARTS)} (default: all)"
     )
     parser.add_argument(
-        "--install-only",
-        action="store_true",
-        help="newest-deps: stop after make install (no make check)",
+        "--cutoff",
+        metavar="YYYY-MM-DD",
+        default=datetime.now(UTC).strftime("%Y-%m-%d"),
+        help="newest-deps: releases uploaded before this day (default: today, UTC)",
+    )
+    parser.add_argument(
+        "--pytest-args",
+        default="",
+        help="newest-deps: extra options for the meta suite, e.g. '-m \"not slow\"'",
     )
     args = parser.parse_args()
     if unknown := set(args.parts) - set(PARTS):
@@ -170,7 +219,7 @@ def main() -> int:
         if "oldest-copier" in parts:
             steps += oldest_copier(work, source)
         if "newest-deps" in parts:
-            steps += newest_deps(work, source, args.install_only)
+            steps += newest_deps(work, source, args.cutoff, args.pytest_args)
     text = report(steps)
     print(text)
     if summary := os.environ.get("GITHUB_STEP_SUMMARY"):

@@ -153,7 +153,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.check and (args.upgrade or args.cutoff):
         parser.error("--check writes nothing: it goes without --upgrade and --cutoff")
-    stamp = set_cutoff(args.cutoff) if args.cutoff else cutoff()
+    stamp = cutoff()
+    if args.cutoff:
+        stamp = set_cutoff(args.cutoff)
+        # This repository's own lock records the cut-off too; its versions stay where they are.
+        subprocess.run([*uv_command(), "lock", "--quiet"], cwd=ROOT, check=True)
     LOCKS.mkdir(exist_ok=True)
     chosen = variants()
     with tempfile.TemporaryDirectory(prefix="locks-") as tmp, ThreadPoolExecutor(4) as pool:
