@@ -271,6 +271,7 @@ def test_makefile_documents_every_target(project: Project, project_dir: Path) ->
     required = {
         "help",
         "install",
+        "upgrade",
         "test",
         "test-parallel",
         "test-parallel-cov",
