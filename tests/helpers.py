@@ -327,6 +327,12 @@ def bytecode_cache(venv: Path) -> Path:
     return venv.with_name(f"{venv.name}-pycache")
 
 
+def minimum_python(project: Path) -> str:
+    """The oldest Python a rendered project supports (its ``requires-python``), e.g. ``"3.12"``."""
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    return str(pyproject["project"]["requires-python"]).removeprefix(">=")
+
+
 def tracks_with_mlflow(project: Path) -> bool:
     """Whether a rendered project depends on MLflow (its ``tracking`` answer is ``mlflow``)."""
     return any(re.match(r"mlflow-skinny\b", name) for name in project_requirements(project))
@@ -367,15 +373,20 @@ def runner_venv(project: Path, interpreter: Interpreter, *, mlflow_server: bool 
     """A venv with the project's dependencies (not the project) for ``interpreter``.
 
     It holds exactly what the render's ``uv.lock`` pins (hashes checked), as ``make install``
-    does; a render of a release before locks shipped gets its declared requirements, resolved
-    up to the template's cut-off. Venvs are cached by interpreter and what they hold, and shared
-    by xdist workers under a file lock, so no rendered project is ever installed into the
-    template's own environment. With ``mlflow_server`` (for a project that tracks with MLflow)
-    the venv also holds the full ``mlflow`` at the locked ``mlflow-skinny`` version, the rest of
-    it resolved up to the cut-off without moving a locked pin: its ``mlflow server`` runs the
+    does (with an older interpreter than the render's Python, the same versions without the
+    hashes: the lock holds no files for it); a render of a release before locks shipped gets its
+    declared requirements, resolved up to the template's cut-off. Venvs are cached by interpreter
+    and what they hold, and shared by xdist workers under a file lock, so no rendered project is
+    ever installed into the template's own environment. With ``mlflow_server`` (for a project
+    that tracks with MLflow) the venv also holds the full ``mlflow`` at the locked
+    ``mlflow-skinny`` version, resolved up to the cut-off, keeping every installed pin it does
+    not conflict with (mlflow 3.17.2 wants pyarrow < 26): its ``mlflow server`` runs the
     project's real-tracking-server test, which is skipped elsewhere.
     """
-    locked = locked_requirements(project)
+    # An older interpreter than the render's Python (the newest here) gets the same versions, but
+    # not the locked files: the lock holds no wheels for it.
+    older = version_key(interpreter.version) < version_key(minimum_python(project))
+    locked = locked_requirements(project, hashes=not older)
     requirements = locked or "\n".join(project_requirements(project)) + "\n"
     server = mlflow_server and tracks_with_mlflow(project)
     key = f"{cutoff()}\n{server}\n{requirements}"
@@ -394,20 +405,9 @@ def runner_venv(project: Path, interpreter: Interpreter, *, mlflow_server: bool 
             install = [*uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
             bounded = ["--exclude-newer", cutoff()]
             run([*install, *([] if locked else bounded), "-r", str(requirements_file)], env=env)
-            if server:
-                pins = venv / "constraints.txt"
-                pins.write_text(
-                    "".join(
-                        f"{name}=={version}\n"
-                        for name, versions in locked_versions(project).items()
-                        for version in versions
-                        if len(versions) == 1
-                    )
-                    if locked
-                    else ""
-                )
+            if server:  # installed pins stay unless the full mlflow conflicts with them
                 skinny = run([str(venv / "bin" / "python"), "-c", SKINNY_VERSION]).stdout.strip()
-                run([*install, *bounded, "-c", str(pins), f"mlflow=={skinny}"], env=env)
+                run([*install, *bounded, f"mlflow=={skinny}"], env=env)
             (venv / ".complete").touch()
     return venv
 

@@ -288,8 +288,10 @@ def test_changing_an_answer_adds_and_removes_exactly_its_files(
     assert set(after) - set(before) == appear
     assert set(before) - set(after) == disappear
     assert after["Makefile"].decode() == expected["Makefile"].decode() + TEAM_TARGET
+    # The lock is the team's (_skip_if_exists): `make install` re-locks the changed requirements.
+    assert after["uv.lock"] == before["uv.lock"]
     for name, data in expected.items():
-        if name != "Makefile":
+        if name not in {"Makefile", "uv.lock"}:
             assert after[name] == data, f"{name} differs from a fresh render with the new answers"
     differing = {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
     assert changed_paths(project) == differing
