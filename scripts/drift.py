@@ -146,14 +146,18 @@ def failures(junit: Path) -> list[tuple[str, str]]:
 
 
 def blamed(text: str, moved: dict[str, str]) -> list[str]:
-    """The moved packages whose distribution or import name a failure's text mentions."""
-    lowered = text.lower()
-    return sorted(
-        f"{name} {versions}"
-        for name, versions in moved.items()
-        if {name.lower(), name.lower().replace("-", "_")}
-        & set(re.findall(r"[a-z0-9_.-]+", lowered))
-    )
+    """The moved packages a failure's text names: by distribution name, that name with
+    underscores, or its first part where that is the import name (``mlflow`` of
+    ``mlflow-skinny``; not generic prefixes such as ``python-`` or ``types-``)."""
+    words = set(re.findall(r"[a-z0-9_-]+", text.lower()))
+
+    def names(distribution: str) -> set[str]:
+        lowered = distribution.lower()
+        first = re.split(r"[-_.]", lowered)[0]
+        generic = first in {"python", "types", "py", "pytest", "django"} or len(first) < 4
+        return {lowered, lowered.replace("-", "_")} | (set() if generic else {first})
+
+    return sorted(f"{name} {change}" for name, change in moved.items() if names(name) & words)
 
 
 def newest_deps(work: Path, source: Path, day: str, pytest_args: str) -> list[Step]:

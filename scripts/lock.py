@@ -5,6 +5,8 @@
     .venv/bin/python scripts/lock.py --upgrade --cutoff 2026-12-06   # move the cut-off first
     .venv/bin/python scripts/lock.py --check          # every lock matches its render (offline)
 
+With --upgrade, the pins of a render's build requirements (``build-constraint-dependencies`` in
+``template/pyproject.toml.jinja``: uv.lock holds none) move up to the cut-off too.
 A render's ``uv.lock`` is ``locks/<variant>.lock`` with the project's name in place of the default
 one (``template/uv.lock.jinja``); only these answers change what a render locks. Each variant is
 rendered from the working tree with default answers otherwise, then ``uv lock`` runs in it with
@@ -29,10 +31,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "docs" / "hooks")]  # as pytest's pythonpath
 
-from helpers import INTERPRETERS, copier_config, cutoff, render, uv_command  # noqa: E402
+from helpers import (  # noqa: E402
+    INTERPRETERS,
+    copier_config,
+    cutoff,
+    render,
+    uv_command,
+    version_key,
+)
 
 LOCKS = ROOT / "locks"
 PYPROJECT = ROOT / "pyproject.toml"
+RENDERED_PYPROJECT = ROOT / "template" / "pyproject.toml.jinja"
+#: The pins of a render's build requirements, which uv.lock does not hold.
+BUILD_PINS = re.compile(r"^build-constraint-dependencies = \[\n(?:    .*\n)*\]$", re.MULTILINE)
 #: The project name of the stored locks (the default slug); a render writes its own instead.
 LOCKED_NAME = "my-mlops-project"
 #: uv writes the cut-off it resolved with into the lock; the stored locks leave it out.
@@ -86,6 +98,27 @@ def set_cutoff(day: str) -> str:
     stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     PYPROJECT.write_text(CUTOFF_LINE.sub(f'exclude-newer = "{stamp}"', PYPROJECT.read_text()))
     return stamp
+
+
+def pin_build_requirements(stamp: str) -> list[str]:
+    """Pin the newest build requirements up to the cut-off in the rendered pyproject.toml."""
+    template = RENDERED_PYPROJECT.read_text()
+    requires = re.search(r'^requires = \["([^"]+)"\]$', template, re.MULTILINE)
+    if not requires or not BUILD_PINS.search(template):
+        raise SystemExit(f"{RENDERED_PYPROJECT}: no build requires or build-constraint pins")
+    compile_ = [*uv_command(), "pip", "compile", "-", "--quiet", "--universal", "--no-header"]
+    oldest = min(map(str, copier_config()["python_version"]["choices"]), key=version_key)
+    compile_ += ["--no-annotate", "--python-version", oldest]
+    compile_ += ["--exclude-newer", stamp]
+    done = subprocess.run(
+        compile_, input=requires[1], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    pins = [line.strip() for line in done.stdout.splitlines() if "==" in line]
+    listed = "".join(f'    "{pin}",\n' for pin in pins)
+    RENDERED_PYPROJECT.write_text(
+        BUILD_PINS.sub(f"build-constraint-dependencies = [\n{listed}]", template, count=1)
+    )
+    return pins
 
 
 def stored(text: str) -> str:
@@ -159,6 +192,8 @@ def main() -> int:
         # This repository's own lock records the cut-off too; its versions stay where they are.
         subprocess.run([*uv_command(), "lock", "--quiet"], cwd=ROOT, check=True)
     LOCKS.mkdir(exist_ok=True)
+    if args.upgrade:
+        print(f"build requirements: {', '.join(pin_build_requirements(stamp))}")
     chosen = variants()
     with tempfile.TemporaryDirectory(prefix="locks-") as tmp, ThreadPoolExecutor(4) as pool:
         projects = [render_variant(variant, Path(tmp)) for variant in chosen]

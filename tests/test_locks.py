@@ -9,6 +9,7 @@ runner venv, the user journey's ``make install``) comes from the render's own lo
 import re
 import shutil
 import sys
+import tomllib
 from datetime import datetime
 from pathlib import Path
 
@@ -81,3 +82,15 @@ def test_shipped_lock_matches_the_rendered_pyproject_offline(
     python = str(INTERPRETERS[min(usable, key=version_key)].path)
     check = [*uv_command(), "lock", "--check", "--offline", "--no-python-downloads"]
     run([*check, "--python", python], cwd=work)
+
+
+def test_build_requirements_are_pinned_as_the_lock_records_them(project: Project) -> None:
+    """uv.lock holds no build requirements: the render pins its backend and the backend's own."""
+    pyproject = tomllib.loads((project.directory / "pyproject.toml").read_text())
+    pins = pyproject["tool"]["uv"]["build-constraint-dependencies"]
+    assert all(re.fullmatch(r"[a-z0-9-]+==[0-9][0-9.]*", pin) for pin in pins), pins
+    backend = {re.split(r"[<>=!~ ;\[]", need)[0] for need in pyproject["build-system"]["requires"]}
+    assert backend <= {pin.split("==")[0] for pin in pins}
+    lock = tomllib.loads((project.directory / "uv.lock").read_text())
+    recorded = {f"{c['name']}{c['specifier']}" for c in lock["manifest"]["build-constraints"]}
+    assert recorded == set(pins)
