@@ -35,6 +35,7 @@ from lifecycle import files  # noqa: E402
 
 PARTS = ("oldest-copier", "newest-deps")
 TAIL = 40  # lines of a failing step's output in the report
+MESSAGE = 160  # characters of a failing test's first message line in the report
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,12 @@ class Step:
 
 
 def run(part: str, name: str, command: list[str], cwd: Path = ROOT) -> Step:
-    """Run ``command``; its combined output is kept for the report."""
+    """Run ``command``; its output, stderr interleaved, is kept for the report."""
     print(f"[{part}] {name}: {' '.join(command)}", flush=True)
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
-    return Step(part, name, done.returncode == 0, done.stdout + done.stderr)
+    done = subprocess.run(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False
+    )
+    return Step(part, name, done.returncode == 0, done.stdout)
 
 
 def clone_head(work: Path) -> Path:
@@ -175,10 +178,10 @@ def newest_deps(work: Path, source: Path, day: str, pytest_args: str) -> list[St
     arguments = f"{pytest_args} --junitxml={junit}".strip()
     steps.append(run(part, "make test", ["make", "test", f"PYTEST_ARGS={arguments}"], source))
     for test, text in failures(junit):
-        culprits = blamed(text, moved)
-        steps[-1].details.append(
-            f"failed: {test}" + (f" (names {', '.join(culprits)})" if culprits else "")
-        )
+        culprits = ", ".join(blamed(text, moved))
+        first = text.strip().splitlines()[0][:MESSAGE] if text.strip() else ""
+        named = f" (names {culprits})" if culprits else ""
+        steps[-1].details.append(f"failed: {test}{named}: `{first}`")
     return steps
 
 
