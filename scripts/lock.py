@@ -18,7 +18,6 @@ gives the same locks. The cut-off is left out of the stored locks: a team's ``uv
 """
 
 import argparse
-import difflib
 import re
 import subprocess
 import sys
@@ -132,6 +131,7 @@ def stored(text: str) -> str:
 def render_variant(variant: Variant, work: Path) -> Path:
     """Render ``variant`` with its stored lock (empty for a new one) into ``work``."""
     if not variant.path.exists():
+        LOCKS.mkdir(exist_ok=True)
         variant.path.touch()
     project = work / variant.name
     answers = {"tracking": variant.tracking, "docker": variant.docker}
@@ -177,6 +177,28 @@ def changes(before: str, after: str) -> list[str]:
     ]
 
 
+def lock_all(
+    chosen: list[Variant], *, upgrade: bool, check: bool, stamp: str
+) -> tuple[dict[Variant, str], list[str]]:
+    """Render every variant (one at a time: copier is not thread-safe), lock them side by side;
+    the locks to store, and the names of the variants that failed (each says why on stderr)."""
+    results: dict[Variant, str] = {}
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="locks-") as tmp, ThreadPoolExecutor(4) as pool:
+        projects = [render_variant(variant, Path(tmp)) for variant in chosen]
+        jobs = [
+            pool.submit(lock, v, p, upgrade=upgrade, check=check, stamp=stamp)
+            for v, p in zip(chosen, projects, strict=True)
+        ]
+        for variant, job in zip(chosen, jobs, strict=True):
+            try:
+                results[variant] = job.result()
+            except LockError as error:
+                failed.append(variant.name)
+                print(error, file=sys.stderr)
+    return results, failed
+
+
 def main() -> int:
     """Re-lock (or check) every variant and report what moved."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -184,51 +206,48 @@ def main() -> int:
     parser.add_argument("--cutoff", metavar="YYYY-MM-DD", help="move the cut-off to this day first")
     parser.add_argument("--check", action="store_true", help="only check, offline; write nothing")
     args = parser.parse_args()
-    if args.check and (args.upgrade or args.cutoff):
+    if args.check and (args.upgrade or args.cutoff is not None):
         parser.error("--check writes nothing: it goes without --upgrade and --cutoff")
-    stamp = cutoff()
-    if args.cutoff:
-        stamp = set_cutoff(args.cutoff)
-        # This repository's own lock records the cut-off too; its versions stay where they are.
-        subprocess.run([*uv_command(), "lock", "--quiet"], cwd=ROOT, check=True)
-    LOCKS.mkdir(exist_ok=True)
-    if args.upgrade:
-        print(f"build requirements: {', '.join(pin_build_requirements(stamp))}")
     chosen = variants()
-    with tempfile.TemporaryDirectory(prefix="locks-") as tmp, ThreadPoolExecutor(4) as pool:
-        projects = [render_variant(variant, Path(tmp)) for variant in chosen]
-        # Renders one at a time (copier is not thread-safe); uv locks side by side.
-        jobs = [
-            pool.submit(lock, v, p, upgrade=args.upgrade, check=args.check, stamp=stamp)
-            for v, p in zip(chosen, projects, strict=True)
-        ]
-        results, failed = {}, []
-        for variant, job in zip(chosen, jobs, strict=True):
-            try:
-                results[variant] = job.result()
-            except LockError as error:
-                failed.append(variant.name)
-                print(error, file=sys.stderr)
+    # All or nothing: a lock that fails leaves every file as it was, the cut-off included.
+    edited = {path: path.read_text() for path in (PYPROJECT, RENDERED_PYPROJECT, ROOT / "uv.lock")}
+    new = [variant.path for variant in chosen if not variant.path.exists()]
+    try:
+        stamp = cutoff() if args.cutoff is None else set_cutoff(args.cutoff)
+        if args.cutoff is not None:  # this repository's own lock records it too; its versions stay
+            subprocess.run([*uv_command(), "lock", "--quiet"], cwd=ROOT, check=True)
+        if args.upgrade:
+            print(f"build requirements: {', '.join(pin_build_requirements(stamp))}")
+        results, failed = lock_all(chosen, upgrade=args.upgrade, check=args.check, stamp=stamp)
+    except BaseException:
+        failed = ["(interrupted)"]
+        raise
+    finally:
+        if failed:
+            for path, text in edited.items():
+                path.write_text(text)
+            for path in new:
+                path.unlink(missing_ok=True)
     stale = []
     for variant, text in results.items():
         before = variant.path.read_text() if variant.path.exists() else ""
         moved = changes(before, text)
         if text != before:
             stale.append(variant.name)
-            if not args.check:
+            if not args.check and not failed:
                 variant.path.write_text(text)
         if not before:
             print(f"{variant.name}: new lock, {text.count('[[package]]')} packages")
         else:
-            print(f"{variant.name}: {'; '.join(moved) if moved else 'no version changed'}")
-        if text != before and not moved:
-            diff = difflib.unified_diff(before.splitlines(), text.splitlines(), lineterm="", n=0)
-            print("\n".join(list(diff)[:20]))
+            detail = "; ".join(moved) or "no version changed" + (" (markers)" * (text != before))
+            print(f"{variant.name}: {detail}")
     known = {variant.path for variant in chosen}
     strays = sorted(path.name for path in LOCKS.glob("*.lock") if path not in known)
     for name in strays:
         print(f"{name}: no answer combination renders it")
     done = "stale" if args.check else "changed"
+    if failed and not args.check:
+        done += " but none written"
     print(f"cut-off {stamp}: {len(stale)} of {len(chosen)} locks {done}, {len(failed)} failed")
     return 1 if failed or (args.check and (stale or strays)) else 0
 

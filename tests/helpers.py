@@ -359,13 +359,19 @@ def locked_requirements(project: Path, *, hashes: bool = True) -> str | None:
     return run(export, cwd=project).stdout
 
 
+def normalized(distribution: str) -> str:
+    """A distribution name as PEP 503 compares it."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
 def locked_versions(project: Path) -> dict[str, set[str]]:
-    """Each distribution of a render's ``uv.lock`` and its versions (one per resolution fork)."""
+    """Each distribution of a render's ``uv.lock`` (``normalized``) and its versions, one per
+    resolution fork."""
     versions: dict[str, set[str]] = {}
     for line in (locked_requirements(project, hashes=False) or "").splitlines():
         if "==" in line:
             name, version = line.split(";")[0].strip().split("==")
-            versions.setdefault(name, set()).add(version)
+            versions.setdefault(normalized(name), set()).add(version)
     return versions
 
 

@@ -14,6 +14,7 @@ from helpers import (
     Project,
     copier_config,
     locked_requirements,
+    normalized,
     render,
     run,
     uv_command,
@@ -136,11 +137,6 @@ def _inspect(venv: Path, extra_path: Path) -> dict[str, Any]:
     return inspected
 
 
-def _normalized(distribution: str) -> str:
-    """A distribution name as PEP 503 compares it."""
-    return re.sub(r"[-_.]+", "-", distribution).lower()
-
-
 def test_reserved_names_cover_every_import_name_in_the_lock(
     project: Project, project_dir: Path, venv: Path, tmp_path: Path
 ) -> None:
@@ -156,20 +152,20 @@ def test_reserved_names_cover_every_import_name_in_the_lock(
     assert resolved, "the render ships no uv.lock"
     locked = {line.split(";")[0].strip() for line in resolved.splitlines() if "==" in line}
     uv = uv_command()
-    installed = {_normalized(name) for name in _inspect(venv, elsewhere)["distributions"]}
+    installed = {normalized(name) for name in _inspect(venv, elsewhere)["distributions"]}
     missing_here = sorted(pin for pin in locked if pin.split("==")[0] not in installed)
     if missing_here:
         newest = max(copier_config()["python_version"]["choices"], key=version_key)
         unpack = ["pip", "install", "--quiet", "--no-deps", "--python-version", newest]
         run([*uv, *unpack, "--target", str(elsewhere), *missing_here])
     # mypyc names its helper modules after a hash that changes with every release.
-    locked_names = {_normalized(pin.split("==")[0]) for pin in locked}
+    locked_names = {normalized(pin.split("==")[0]) for pin in locked}
     choosable = {
         name.lower()
         for name, distributions in _inspect(venv, elsewhere)["modules"].items()
         if re.fullmatch(r"[a-z][a-z0-9_]*", name.lower())
         and not name.endswith("__mypyc")
-        and locked_names & {_normalized(distribution) for distribution in distributions}
+        and locked_names & {normalized(distribution) for distribution in distributions}
     }
     reserved = {*_reserved("dependency_module_names"), *_reserved("stdlib_module_names")}
     unreserved = sorted(choosable - reserved)

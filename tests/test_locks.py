@@ -6,6 +6,7 @@ versions, whatever upstream published since. What the meta suite installs for a 
 runner venv, the user journey's ``make install``) comes from the render's own lock.
 """
 
+import os
 import re
 import shutil
 import sys
@@ -61,9 +62,8 @@ def test_lock_holds_nothing_newer_than_the_cutoff_and_no_cutoff_option(variant: 
 
 def test_render_ships_the_lock_of_its_answers_under_its_own_name(project: Project) -> None:
     answers = project.answers
-    docker = "docker" if answers["docker"] else "nodocker"
-    stored = LOCKS / f"py{answers['python_version']}-{answers['tracking']}-{docker}.lock"
-    expected = stored.read_text().replace(
+    variant = Variant(str(answers["python_version"]), str(answers["tracking"]), answers["docker"])
+    expected = variant.path.read_text().replace(
         f'\nname = "{LOCKED_NAME}"\n', f'\nname = "{answers["project_slug"]}"\n', 1
     )
     assert (project.directory / "uv.lock").read_text() == expected
@@ -94,3 +94,14 @@ def test_build_requirements_are_pinned_as_the_lock_records_them(project: Project
     lock = tomllib.loads((project.directory / "uv.lock").read_text())
     recorded = {f"{c['name']}{c['specifier']}" for c in lock["manifest"]["build-constraints"]}
     assert recorded == set(pins)
+
+
+def test_make_upgrade_refuses_a_package_the_lock_does_not_pin(project: Project) -> None:
+    """A typo would upgrade nothing and say nothing: it is refused before uv runs."""
+    env = os.environ | {"PATH": f"{Path(uv_command()[0]).parent}{os.pathsep}{os.environ['PATH']}"}
+    lock = (project.directory / "uv.lock").read_text()
+    upgrade = ["make", "upgrade", "PACKAGE=scikit_lern"]
+    refused = run(upgrade, cwd=project.directory, env=env, expect=2)
+    assert "PACKAGE=scikit_lern is not a package uv.lock pins" in refused.stderr
+    assert (project.directory / "uv.lock").read_text() == lock
+    assert not (project.directory / ".venv").exists()

@@ -11,7 +11,6 @@ Slow: `make install` creates the project's own `.venv` with uv and installs from
 import base64
 import hashlib
 import os
-import re
 import zipfile
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from helpers import (
     TEMPLATE_ROOT,
     assert_tool_tests_ran,
     locked_versions,
+    normalized,
     render,
     run,
     uv_command,
@@ -33,12 +33,6 @@ pytestmark = pytest.mark.slow
 
 #: A locked dependency of every render, and a release of it that no lock pins.
 NEWER = ("prometheus-client", "999.0.0")
-
-
-def _normalized(requirement: str) -> str:
-    """A distribution name, or ``name==version``, with the name as PEP 503 compares it."""
-    name, equals, version = requirement.partition("==")
-    return f"{re.sub(r'[-_.]+', '-', name).lower()}{equals}{version}"
 
 
 def newer_release(folder: Path) -> Path:
@@ -79,9 +73,9 @@ def test_render_install_check(tmp_path: Path) -> None:
     assert (project_dir / "uv.lock").read_text() == shipped
     freeze = [*uv_command(), "pip", "freeze", "--python", ".venv/bin/python"]
     frozen = run(freeze, cwd=project_dir).stdout.splitlines()
-    installed = dict(_normalized(line).split("==") for line in frozen if "==" in line)
-    locked = locked_versions(project_dir)
-    pinned = {_normalized(name): versions for name, versions in locked.items()}
+    pins = [line.split("==") for line in frozen if "==" in line]
+    installed = {normalized(name): version for name, version in pins}
+    pinned = locked_versions(project_dir)
     unpinned = sorted(f"{n}=={v}" for n, v in installed.items() if v not in pinned.get(n, ()))
     assert not unpinned, f"installed, but not as uv.lock pins them: {unpinned}"
     assert installed[NEWER[0]] in pinned[NEWER[0]]
