@@ -1,4 +1,4 @@
-"""Reference profile of the training data and the model's predictions, for monitoring.
+"""Reference profile of the training data and of the model's outputs on unseen rows.
 
 Numeric values keep a sorted reference sample, ``sketch``: every non-missing value when
 there are at most :data:`SKETCH_SIZE` of them (``sketch_exact``), otherwise the
@@ -24,7 +24,10 @@ from .config import Task
 from .pipeline import PREDICTION_COLUMN, PROBABILITY_PREFIX
 from .schema import FeatureSchema, Kind
 
-PROFILE_FORMAT = 2
+PROFILE_FORMAT = 3
+#: Profiles before 0.11.0 described the model's outputs on its own training rows; still read.
+IN_SAMPLE_FORMAT = 2
+IN_SAMPLE = "predictions on the training rows the model was fitted on (profile format 2)"
 QUANTILE_BINS = 10
 #: Values kept per numeric column: all of them up to this many, else this many quantiles.
 SKETCH_SIZE = 1001
@@ -65,13 +68,25 @@ ColumnProfile = Annotated[NumericProfile | CategoricalProfile, Field(discriminat
 
 
 class ReferenceProfile(_Profile):
-    """Per-feature and prediction distributions of the data a model was trained on."""
+    """Distributions a model's monitoring compares with.
+
+    ``features`` describe the training rows. ``prediction`` and ``probabilities`` describe the
+    model's outputs on rows it did not fit (``predictions_from`` says which), as its outputs on
+    new rows will be. Format 2 profiles (before 0.11.0) profiled the outputs on the training
+    rows; they still load, with ``predictions_from`` saying so.
+    """
 
     format_version: int = PROFILE_FORMAT
     rows: int
     features: dict[str, ColumnProfile]
     prediction: ColumnProfile
     probabilities: dict[str, NumericProfile] = {}
+    predictions_from: str
+
+    @property
+    def predictions_in_sample(self) -> bool:
+        """Whether the outputs were profiled on the rows the model was fitted on (format 2)."""
+        return self.format_version == IN_SAMPLE_FORMAT
 
     @model_validator(mode="before")
     @classmethod
@@ -79,11 +94,14 @@ class ReferenceProfile(_Profile):
         """Refuse profiles of another format with a hint instead of a list of field errors."""
         if isinstance(data, dict):
             found = data.get("format_version", PROFILE_FORMAT)
-            if found != PROFILE_FORMAT:
+            if found not in (IN_SAMPLE_FORMAT, PROFILE_FORMAT):
                 raise ValueError(
-                    f"profile format_version {found!r} is not {PROFILE_FORMAT}, the format this "
-                    "version reads: retrain the model to write a current profile"
+                    f"profile format_version {found!r} is not {IN_SAMPLE_FORMAT} or "
+                    f"{PROFILE_FORMAT}, the formats this version reads: retrain the model to "
+                    "write a current profile"
                 )
+            if found == IN_SAMPLE_FORMAT:
+                data = {**data, "predictions_from": IN_SAMPLE}
         return data
 
 
@@ -130,11 +148,17 @@ def numeric_profile(values: pd.Series) -> NumericProfile:
 
 
 def build_profile(
-    schema: FeatureSchema, features: pd.DataFrame, predictions: pd.DataFrame, task: Task
+    schema: FeatureSchema,
+    features: pd.DataFrame,
+    predictions: pd.DataFrame,
+    task: Task,
+    *,
+    predictions_from: str,
 ) -> ReferenceProfile:
-    """Profile ``features`` and the columns :func:`predict_frame` made for them."""
+    """Profile ``features``, and ``predictions`` (columns of :func:`predict_frame`) as described."""
     return ReferenceProfile(
         rows=len(features),
+        predictions_from=predictions_from,
         features={
             column.name: profile_column(features[column.name], column.kind)
             for column in schema.columns

@@ -2,10 +2,15 @@
 
 Metrics: accuracy, F1 and ROC AUC for classification; RMSE, MAE and R2 for regression.
 A model is published only when every metric is within the bounds of the quality gate.
+
+The rows that score a model also give monitoring its reference for the model's outputs: the
+hold-out rows' predictions, or the out-of-fold predictions of cross-validation. Never the
+model's outputs on the rows it was fitted on, which are more confident than on any new row,
+so that every production batch would look shifted.
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +31,13 @@ from sklearn.pipeline import Pipeline
 
 from .config import Task, Threshold, TrainConfig
 from .data import DataError, require_columns
-from .pipeline import build_estimator, build_pipeline, predict_frame
+from .pipeline import (
+    PREDICTION_COLUMN,
+    PROBABILITY_PREFIX,
+    build_estimator,
+    build_pipeline,
+    predict_frame,
+)
 from .profile import ReferenceProfile, build_profile
 from .schema import FeatureSchema, infer_schema
 
@@ -84,7 +95,8 @@ def train_model(
 
     ``holdout`` scores on ``test_frame`` (or, without one, on a seeded ``test_size``
     split of the training rows); ``cv`` averages k-fold scores on the training rows and
-    then fits on all of them.
+    then fits on all of them. Features are profiled on the training rows, the model's
+    outputs on the scoring rows (hold-out rows, or out-of-fold predictions).
     """
     features, target = split_target(train_frame, config, source="training data")
     check_target(target, config.task)
@@ -100,13 +112,15 @@ def train_model(
     )
     pipeline = build_pipeline(schema, estimator)
     if config.split.strategy == "cv":
-        metrics = _cross_validate(pipeline, X, target, config)
+        metrics, unseen = _cross_validate(pipeline, X, target, config)
         evaluation = f"{config.split.folds}-fold cross-validation"
         pipeline.fit(X, target)
     elif test_frame is not None:
         test_features, test_target = split_target(test_frame, config, source="test data")
         pipeline.fit(X, target)
-        metrics = score_model(pipeline, schema.prepare(test_features), test_target, config.task)
+        X_test = schema.prepare(test_features)
+        unseen = predict_frame(pipeline, X_test, config.task)
+        metrics = score_predictions(unseen, test_target, config.task, _classes(pipeline))
         evaluation = "hold-out test data"
     else:
         X_fit, X_held, y_fit, y_held = train_test_split(
@@ -117,10 +131,11 @@ def train_model(
             stratify=target if config.task == "classification" else None,
         )
         pipeline.fit(X_fit, y_fit)
-        metrics = score_model(pipeline, X_held, y_held, config.task)
+        unseen = predict_frame(pipeline, X_held, config.task)
+        metrics = score_predictions(unseen, y_held, config.task, _classes(pipeline))
         evaluation = f"hold-out split of {config.split.test_size:g} of the training data"
-    predictions = predict_frame(pipeline, X, config.task)
-    profile = build_profile(schema, X, predictions, config.task)
+    unseen_rows = f"predictions on {len(unseen)} unseen rows ({evaluation})"
+    profile = build_profile(schema, X, unseen, config.task, predictions_from=unseen_rows)
     return TrainedModel(metrics, evaluation, pipeline, schema, profile)
 
 
@@ -131,10 +146,22 @@ def score_model(
     model: Pipeline, features: pd.DataFrame, target: pd.Series, task: Task
 ) -> dict[str, float]:
     """Metrics of ``model`` on ``features`` against ``target``."""
+    return score_predictions(predict_frame(model, features, task), target, task, _classes(model))
+
+
+def score_predictions(
+    predictions: pd.DataFrame, target: pd.Series, task: Task, classes: Sequence[object]
+) -> dict[str, float]:
+    """Metrics of the columns :func:`predict_frame` made against ``target``.
+
+    ``classes`` are the model's classes (``classes_``), empty for regression.
+    """
+    truth = target.to_numpy()
     if task == "regression":
-        return regression_metrics(target.to_numpy(), np.asarray(model.predict(features)))
-    probabilities = np.asarray(model.predict_proba(features), dtype="float64")
-    return classification_metrics(target.to_numpy(), probabilities, model.classes_)
+        return regression_metrics(truth, predictions[PREDICTION_COLUMN].to_numpy(dtype="float64"))
+    columns = [f"{PROBABILITY_PREFIX}{label}" for label in classes]
+    probabilities = predictions[columns].to_numpy(dtype="float64")
+    return classification_metrics(truth, probabilities, np.asarray(classes))
 
 
 def regression_metrics(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> dict[str, float]:
@@ -196,17 +223,31 @@ def check_quality_gate(
 
 def _cross_validate(
     pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, config: TrainConfig
-) -> dict[str, float]:
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """Mean fold scores, and every training row's prediction by the fold model that left it out."""
     splitter = (
         StratifiedKFold(config.split.folds, shuffle=True, random_state=config.seed)
         if config.task == "classification"
         else KFold(config.split.folds, shuffle=True, random_state=config.seed)
     )
     scores: list[dict[str, float]] = []
+    predictions: list[pd.DataFrame] = []
     for fit_rows, score_rows in splitter.split(X, y):
         fold = clone(pipeline).fit(X.iloc[fit_rows], y.iloc[fit_rows])
-        scores.append(score_model(fold, X.iloc[score_rows], y.iloc[score_rows], config.task))
-    return {name: float(np.mean([score[name] for score in scores])) for name in scores[0]}
+        predicted = predict_frame(fold, X.iloc[score_rows], config.task)
+        scores.append(score_predictions(predicted, y.iloc[score_rows], config.task, _classes(fold)))
+        predictions.append(predicted)
+    # Row order does not matter to a profile; a class absent from a fold has probability 0.
+    out_of_fold = pd.concat(predictions)
+    probabilities = [name for name in out_of_fold.columns if name != PREDICTION_COLUMN]
+    out_of_fold[probabilities] = out_of_fold[probabilities].fillna(0.0)
+    means = {name: float(np.mean([score[name] for score in scores])) for name in scores[0]}
+    return means, out_of_fold
+
+
+def _classes(model: Pipeline) -> list[object]:
+    """The classes a fitted classifier predicts, in its column order; none for a regressor."""
+    return list(getattr(model, "classes_", []))
 
 
 def _roc_auc(

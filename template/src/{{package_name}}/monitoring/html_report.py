@@ -72,6 +72,7 @@ def _summary_table(report: MonitoringReport) -> str:
             ("generated at", report.generated_at.isoformat()),
             ("model version", report.reference.model_version or "none (data reference)"),
             ("reference", f"{report.reference.source} ({report.reference.rows} rows)"),
+            ("prediction reference", report.reference.predictions_from or "none"),
             ("current", f"{report.current.source} ({report.current.rows} rows)"),
             (
                 "window",
@@ -111,7 +112,8 @@ def _performance(report: MonitoringReport) -> str:
         for m in scored.metrics
     )
     return (
-        f"<h2>Performance {_badge(scored.status)}</h2><p>{scored.rows} labelled rows</p>"
+        f"<h2>Performance {_badge(scored.status)}</h2><p>{scored.rows} labelled rows; "
+        f"training metrics from {escape(scored.baseline_from or 'unknown rows')}</p>"
         "<table><tr><th>metric</th><th>training</th><th>current</th><th>allowed</th>"
         f"<th>verdict</th></tr>{rows}</table>"
     )

@@ -86,6 +86,8 @@ class PerformanceReport(_Report):
     rows: int
     reason: str | None = None
     metrics: list[MetricReport] = []
+    #: Where the baselines were measured: the rows that scored the model at training.
+    baseline_from: str | None = None
 
 
 class AlertingReport(_Report):
@@ -105,6 +107,8 @@ class ReferenceInfo(_Report):
     source: str
     model_version: str | None
     rows: int
+    #: The rows whose model outputs are the prediction reference (None for a data reference).
+    predictions_from: str | None = None
 
 
 class CurrentInfo(_Report):

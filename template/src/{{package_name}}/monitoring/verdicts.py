@@ -61,24 +61,30 @@ class ColumnFindings:
     bins: list[Bin]
 
 
-def judge_columns(
+def column_findings(
     profiles: Mapping[str, ColumnProfile],
     values: Mapping[str, pd.Series],
     *,
     role: Role,
-    config: DriftConfig,
-) -> list[ColumnReport]:
-    """Verdicts on every column of ``profiles`` (one multiple-testing family), most severe first.
-
-    Numeric columns are compared together, then each categorical column.
-    """
+    epsilon: float,
+) -> list[ColumnFindings]:
+    """Statistics of every column of ``profiles``: numeric ones together, then each categorical."""
     numeric = {name: p for name, p in profiles.items() if isinstance(p, NumericProfile)}
-    columns = _numeric_findings(numeric, values, role=role, epsilon=config.psi_epsilon)
+    columns = _numeric_findings(numeric, values, role=role, epsilon=epsilon)
     columns += [
-        _categorical_findings(name, profile, values[name], role=role, epsilon=config.psi_epsilon)
+        _categorical_findings(name, profile, values[name], role=role, epsilon=epsilon)
         for name, profile in profiles.items()
         if isinstance(profile, CategoricalProfile)
     ]
+    return columns
+
+
+def judge_findings(columns: Sequence[ColumnFindings], config: DriftConfig) -> list[ColumnReport]:
+    """Verdicts on ``columns``, one multiple-testing family, most severe first.
+
+    A run judges its features and model outputs together, so the chance that a batch of the
+    reference's distribution alerts at all stays within ``config.p_value``.
+    """
     adjusted = _correct([column.p_value for column in columns], config.correction)
     reports = [_judge(column, p, config) for column, p in zip(columns, adjusted, strict=True)]
     return sorted(reports, key=lambda r: (DRIFT_STATUSES.index(r.status), r.severity), reverse=True)

@@ -1,0 +1,209 @@
+"""How often the monitor alerts on data of known distribution: false alerts and power.
+
+A claim about a monitoring rule is a measurement. :func:`measure_alert_rates` trains a model
+on rows of :func:`synthetic_rows`, a generator whose distribution is known, then runs the
+monitor (:func:`~.monitor.run_monitoring`, in process, as ``monitor`` runs it) on many fresh
+windows of the same distribution, where every alert is false, and on windows where the
+informative feature ``x1`` is shifted, where every miss is one. Windows carry the target, so
+the performance check runs too. Rates come with exact (Clopper-Pearson) 95% confidence
+intervals. ``scripts/bench_alerts.py`` prints them for every estimator.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from scipy.stats import binomtest
+
+from ..core import EstimatorName, Task, parse_config, run_training
+from .config import AlertingConfig, MonitoringConfig
+from .inputs import CurrentBatch, Reference, load_reference
+from .monitor import run_monitoring
+
+#: The feature a shifted window moves; it carries the strongest signal of the target.
+SHIFTED_FEATURE = "x1"
+SEGMENTS = ("a", "b", "c")
+SEGMENT_SHARES = (0.5, 0.3, 0.2)
+SEGMENT_EFFECTS = (0.0, 0.5, -0.5)
+CHANNELS = ("online", "store")
+
+Strategy = Literal["holdout", "cv"]
+
+
+def synthetic_rows(
+    task: Task, rows: int, rng: np.random.Generator, *, shift: float = 0.0
+) -> pd.DataFrame:
+    """``rows`` independent draws of features and target; ``shift`` moves ``x1``'s mean.
+
+    Features: ``x1``, ``x2`` standard normal, ``x3`` exponential with mean 1, ``x4`` uniform on
+    [0, 1] (noise), ``segment`` a/b/c with shares 0.5/0.3/0.2, ``channel`` online/store with
+    equal shares (noise). The signal is ``1.5 x1 - x2 + 0.5 (x3 - 1)`` plus 0, 0.5 or -0.5 by
+    segment. Classification: ``target`` is 1 with probability ``expit(signal)``, else 0.
+    Regression: ``target`` is ``2 * signal`` plus standard normal noise. ``shift`` is in
+    standard deviations of ``x1`` (which are 1).
+    """
+    x1 = rng.standard_normal(rows) + shift
+    x2 = rng.standard_normal(rows)
+    x3 = rng.exponential(1.0, rows)
+    segment = rng.choice(len(SEGMENTS), size=rows, p=SEGMENT_SHARES)
+    signal = 1.5 * x1 - x2 + 0.5 * (x3 - 1.0) + np.asarray(SEGMENT_EFFECTS)[segment]
+    if task == "classification":
+        target = (rng.random(rows) < expit(signal)).astype(np.int64)
+    else:
+        target = 2.0 * signal + rng.standard_normal(rows)
+    return pd.DataFrame(
+        {
+            "x1": x1,
+            "x2": x2,
+            "x3": x3,
+            "x4": rng.random(rows),
+            "segment": np.asarray(SEGMENTS)[segment],
+            "channel": np.asarray(CHANNELS)[rng.integers(0, len(CHANNELS), rows)],
+            "target": target,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``hits`` of ``windows``, with an exact 95% confidence interval."""
+
+    hits: int
+    windows: int
+
+    @property
+    def value(self) -> float:
+        """The share of windows that alerted."""
+        return self.hits / self.windows
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Clopper-Pearson 95% confidence interval of the rate."""
+        found = binomtest(self.hits, self.windows).proportion_ci(confidence_level=0.95)
+        return float(found.low), float(found.high)
+
+
+@dataclass(frozen=True)
+class AlertRates:
+    """What the monitor did on same-distribution and on shifted windows of several models.
+
+    On same-distribution windows every alert is false; they are counted by cause: drift (a
+    feature or prediction column alerts), of which prediction columns, and performance.
+    """
+
+    task: Task
+    estimator: EstimatorName
+    strategy: Strategy
+    window_rows: int
+    #: Same-distribution windows whose run alerted, for any cause.
+    false_alerts: Rate
+    drift_false_alerts: Rate
+    prediction_false_alerts: Rate
+    performance_false_alerts: Rate
+    #: Drift false alerts of each model: how much the rate varies with the training sample.
+    drift_false_alerts_by_model: tuple[Rate, ...]
+    #: Windows with ``x1`` shifted whose run alerted.
+    power: Rate
+
+
+def measure_alert_rates(
+    task: Task,
+    estimator: EstimatorName,
+    workdir: Path,
+    *,
+    config: MonitoringConfig | None = None,
+    strategy: Strategy = "holdout",
+    shift: float = 0.5,
+    window_rows: int = 300,
+    models: int = 5,
+    windows_per_model: int = 40,
+    shifted_per_model: int = 20,
+    train_rows: int = 2000,
+    test_rows: int = 1000,
+    seed: int = 0,
+) -> AlertRates:
+    """Train ``models`` models on fresh synthetic data and monitor windows of each kind.
+
+    Each model is trained under ``workdir`` as ``train`` trains (``strategy``, the estimator's
+    default parameters, no quality gate) on ``train_rows`` rows, with ``test_rows`` hold-out
+    rows, then monitored on ``windows_per_model`` same-distribution windows and
+    ``shifted_per_model`` with ``x1`` shifted by ``shift``, each of ``window_rows`` labelled
+    rows. Rates pool every model's windows: a model's reference is itself a sample, so one
+    model's rate varies around the rule's. Alerting counts every window on its own (one
+    breach alerts); the other settings are ``config``'s (default: the shipped ones).
+    """
+    sizes = (window_rows, models, windows_per_model, shifted_per_model, train_rows, test_rows)
+    if min(sizes) < 1:
+        raise ValueError("every row and window count must be positive")
+    rng = np.random.default_rng(seed)
+    settings = (config or MonitoringConfig()).model_copy(
+        update={"alerting": AlertingConfig(breaches=1, windows=1)}
+    )
+    data_rows = (train_rows, test_rows)
+    counts: Counter[str] = Counter()
+    by_model = []
+    for model in range(models):
+        directory = workdir / f"model-{model}"
+        reference = _train_reference(task, estimator, directory, rng, strategy, data_rows)
+        drift_before = counts["drift"]
+        for window in range(windows_per_model + shifted_per_model):
+            shifted = window >= windows_per_model
+            frame = synthetic_rows(task, window_rows, rng, shift=shift if shifted else 0.0)
+            batch = CurrentBatch(source=Path(f"window-{window}"), frame=frame)
+            report = run_monitoring(
+                reference, batch, settings, history_path=directory / "history.json"
+            )
+            if shifted:
+                counts["caught"] += report.status == "alert"
+                continue
+            predictions = any(column.status == "alert" for column in report.predictions)
+            features = any(column.status == "alert" for column in report.features)
+            counts["any"] += report.status == "alert"
+            counts["drift"] += features or predictions
+            counts["prediction"] += predictions
+            counts["performance"] += report.performance.status == "alert"
+        by_model.append(Rate(counts["drift"] - drift_before, windows_per_model))
+    windows = models * windows_per_model
+    return AlertRates(
+        task=task,
+        estimator=estimator,
+        strategy=strategy,
+        window_rows=window_rows,
+        false_alerts=Rate(counts["any"], windows),
+        drift_false_alerts=Rate(counts["drift"], windows),
+        prediction_false_alerts=Rate(counts["prediction"], windows),
+        performance_false_alerts=Rate(counts["performance"], windows),
+        drift_false_alerts_by_model=tuple(by_model),
+        power=Rate(counts["caught"], models * shifted_per_model),
+    )
+
+
+def _train_reference(
+    task: Task,
+    estimator: EstimatorName,
+    directory: Path,
+    rng: np.random.Generator,
+    strategy: Strategy,
+    rows: tuple[int, int],
+) -> Reference:
+    """Write training and hold-out data under ``directory``, train, and load the model."""
+    directory.mkdir(parents=True)
+    paths = {"train_path": directory / "train.csv", "test_path": directory / "test.csv"}
+    for path, count in zip(paths.values(), rows, strict=True):
+        synthetic_rows(task, count, rng).to_csv(path, index=False)
+    config = parse_config(
+        {
+            "task": task,
+            "seed": int(rng.integers(2**31)),
+            "data": {name: str(path) for name, path in paths.items()},
+            "estimator": {"name": estimator},
+            "split": {"strategy": strategy},
+            "output": {"models_dir": str(directory / "models")},
+        }
+    )
+    run_training(config)
+    return load_reference(directory / "models")
