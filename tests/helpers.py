@@ -91,6 +91,7 @@ GENERATED_CODE = """
     src/{package}/core/training.py
     src/{package}/core/workflow.py
     src/{package}/monitoring/__init__.py
+    src/{package}/monitoring/calibration.py
     src/{package}/monitoring/config.py
     src/{package}/monitoring/html_report.py
     src/{package}/monitoring/inputs.py
@@ -110,6 +111,7 @@ GENERATED_CODE = """
     tests/__init__.py
     tests/conftest.py
     tests/integration/__init__.py
+    tests/integration/test_alert_rates.py
     tests/integration/test_monitor_cli.py
     tests/integration/test_pipeline.py
     tests/integration/test_server.py
