@@ -143,6 +143,7 @@ GENERATED_CODE = """
     tests/unit/serving/test_schemas.py
     tests/unit/serving/test_scoring.py
     tests/unit/serving/test_settings.py
+    scripts/bench_alerts.py
     scripts/bench_core.py
     scripts/bench_monitoring.py
     scripts/bench_serving.py

@@ -32,19 +32,23 @@ SEGMENT_EFFECTS = (0.0, 0.5, -0.5)
 CHANNELS = ("online", "store")
 
 Strategy = Literal["holdout", "cv"]
+#: What :func:`synthetic_rows` draws, as the benchmark prints it.
+GENERATOR = (
+    "x1, x2 ~ N(0, 1), x3 ~ Exp(1), x4 ~ U(0, 1) (noise), segment a/b/c with shares "
+    "0.5/0.3/0.2, channel online/store (noise); signal = 1.5 x1 - x2 + 0.5 (x3 - 1) + 0/0.5/-0.5 "
+    "by segment; classification: target = 1 with probability expit(signal); regression: "
+    "target = 2 signal + N(0, 1)"
+)
 
 
 def synthetic_rows(
     task: Task, rows: int, rng: np.random.Generator, *, shift: float = 0.0
 ) -> pd.DataFrame:
-    """``rows`` independent draws of features and target; ``shift`` moves ``x1``'s mean.
+    """``rows`` independent draws of features and target, as :data:`GENERATOR` states.
 
-    Features: ``x1``, ``x2`` standard normal, ``x3`` exponential with mean 1, ``x4`` uniform on
-    [0, 1] (noise), ``segment`` a/b/c with shares 0.5/0.3/0.2, ``channel`` online/store with
-    equal shares (noise). The signal is ``1.5 x1 - x2 + 0.5 (x3 - 1)`` plus 0, 0.5 or -0.5 by
-    segment. Classification: ``target`` is 1 with probability ``expit(signal)``, else 0.
-    Regression: ``target`` is ``2 * signal`` plus standard normal noise. ``shift`` is in
-    standard deviations of ``x1`` (which are 1).
+    ``shift`` moves the mean of ``x1``, in its standard deviations (which are 1); the target
+    follows the shifted ``x1`` (a covariate shift: the relation between features and target
+    stays).
     """
     x1 = rng.standard_normal(rows) + shift
     x2 = rng.standard_normal(rows)
