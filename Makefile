@@ -53,8 +53,15 @@ format: $(VENV)/.synced ## Fix lint findings and format the template's own Pytho
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-new: $(VENV)/.synced ## Render a project with default answers: make new DEST=path
-	$(BIN)/copier copy --defaults --vcs-ref HEAD . "$(DEST)"
+# A non-empty DEST is refused before anything is written (the venv included): copier would stop at
+# the first file it shares with the template, leaving a half-rendered tree among the user's files.
+new: ## Render a project with default answers: make new DEST=path (FORCE=1 if it is not empty)
+	@if [ "$(FORCE)" != 1 ] && [ -e "$(DEST)" ] && { [ ! -d "$(DEST)" ] || [ -n "$$(ls -A "$(DEST)")" ]; }; then \
+		echo "make new: $(DEST) is not an empty folder: render into a new or empty one, or force it" \
+			"with make new DEST=$(DEST) FORCE=1 (overwrites the files the template also has)" >&2; \
+		exit 2; fi
+	@$(MAKE) --no-print-directory $(VENV)/.synced
+	$(BIN)/copier copy --defaults --vcs-ref HEAD $(if $(filter 1,$(FORCE)),--overwrite) . "$(DEST)"
 
 lock: $(VENV)/.synced ## Re-lock the renders' locks (locks/) whose requirements changed, up to the cut-off
 	$(BIN)/python scripts/lock.py

@@ -23,10 +23,13 @@ CHANGELOG = Path("CHANGELOG.md")
 PYPROJECT = Path("pyproject.toml")
 LOCKFILE = Path("uv.lock")
 UNRELEASED = "## [Unreleased]"
-RELEASE_HEADING = re.compile(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", re.M)
+UNRELEASED_LINE = re.compile(r"^## \[Unreleased\][ \t]*$", re.M)
 ANY_HEADING = re.compile(r"^## \[", re.M)
-VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-TAG = re.compile(r"^v\d+\.\d+\.\d+$")
+# A PEP 440 release X.Y.Z in ASCII digits without leading zeros (\d would take any Unicode digit).
+NUMBER = "(?:0|[1-9][0-9]*)"
+VERSION = re.compile(rf"{NUMBER}\.{NUMBER}\.{NUMBER}")
+RELEASE_HEADING = re.compile(rf"## \[({VERSION.pattern})\] - [0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}")
+TAG = re.compile(rf"v{VERSION.pattern}")
 
 
 class ReleaseError(Exception):
@@ -37,7 +40,7 @@ def git(*args: str) -> str:
     """Run git in the current directory; return stdout, raise ReleaseError on failure."""
     completed = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
     if completed.returncode != 0:
-        raise ReleaseError(f"git {' '.join(args)} failed: {completed.stderr.strip()}")
+        raise ReleaseError(f"git {' '.join(args)} failed: {' '.join(completed.stderr.split())}")
     return completed.stdout
 
 
@@ -47,8 +50,18 @@ def version_key(version: str) -> tuple[int, ...]:
 
 
 def released_versions(changelog: str) -> list[str]:
-    """Versions with a release heading, newest first; refuses an order that does not decrease."""
-    versions = RELEASE_HEADING.findall(changelog)
+    """Versions with a release heading, newest first; refuses a ``## [`` heading that is neither
+    a release nor ``## [Unreleased]``, and an order that does not decrease."""
+    versions: list[str] = []
+    for number, line in enumerate(changelog.splitlines(), 1):
+        heading = RELEASE_HEADING.fullmatch(line.rstrip())
+        if heading:
+            versions.append(heading[1])
+        elif line.startswith("## [") and line.rstrip() != UNRELEASED:
+            raise ReleaseError(
+                f"CHANGELOG.md line {number}: {line!a} is not a release heading: write "
+                f"'## [X.Y.Z] - YYYY-MM-DD' in ASCII digits, or '{UNRELEASED}'"
+            )
     for newer, older in itertools.pairwise(versions):
         if version_key(newer) <= version_key(older):
             raise ReleaseError(
@@ -87,8 +100,9 @@ def release_commit(version: str) -> str:
     return commit
 
 
-def ensure_tags() -> list[str]:
-    """Create every missing ``vX.Y.Z`` tag on its release commit; returns what it did, per tag."""
+def release_tags() -> dict[str, tuple[str, bool]]:
+    """Each release tag, oldest first, with its commit and whether it exists; refuses, changing
+    nothing, when history, CHANGELOG.md and the tags disagree."""
     if git("rev-parse", "--is-shallow-repository").strip() == "true":
         raise ReleaseError(
             "this clone is shallow, so release commits may be missing from its history: "
@@ -106,13 +120,13 @@ def ensure_tags() -> list[str]:
                 f"({commits[newer][:8]}): history and CHANGELOG.md disagree"
             )
     existing = set(git("tag", "--list", "v*").split())
-    strays = sorted(t for t in existing if TAG.match(t) and t[1:] not in commits)
+    strays = sorted(t for t in existing if TAG.fullmatch(t) and t[1:] not in commits)
     if strays:
         raise ReleaseError(
             f"tag {', '.join(strays)} has no release heading in CHANGELOG.md: "
             f"delete it (git tag -d {' '.join(strays)}) or add its release"
         )
-    done = []
+    planned: dict[str, tuple[str, bool]] = {}
     for version in reversed(versions):
         tag, commit = f"v{version}", commits[version]
         if tag in existing:
@@ -122,26 +136,45 @@ def ensure_tags() -> list[str]:
                     f"tag {tag} points to {tagged[:8]}, but the commit that added its heading "
                     f"is {commit[:8]}: delete the tag (git tag -d {tag}) and run make tags again"
                 )
-            done.append(f"{tag} {commit[:8]} (present)")
-        else:
+        planned[tag] = (commit, tag in existing)
+    return planned
+
+
+def ensure_tags() -> list[str]:
+    """Create every missing ``vX.Y.Z`` tag on its release commit; returns what it did, per tag."""
+    done = []
+    for tag, (commit, present) in release_tags().items():
+        if not present:
             git("tag", tag, commit)
-            done.append(f"{tag} {commit[:8]} (created)")
+        done.append(f"{tag} {commit[:8]} ({'present' if present else 'created'})")
     return done
+
+
+def unreleased_heading(changelog: str) -> re.Match[str]:
+    """The one ``## [Unreleased]`` heading line (trailing whitespace allowed)."""
+    headings = list(UNRELEASED_LINE.finditer(changelog))
+    if len(headings) != 1:
+        raise ReleaseError(
+            f"CHANGELOG.md needs exactly one '{UNRELEASED}' heading line, with the entries to "
+            f"release under it; it has {len(headings)}"
+        )
+    return headings[0]
 
 
 def unreleased_entries(changelog: str) -> str:
     """The text between ``## [Unreleased]`` and the next release heading."""
-    start = changelog.find(UNRELEASED)
-    if start < 0:
-        raise ReleaseError(f"CHANGELOG.md has no '{UNRELEASED}' section")
-    body_start = start + len(UNRELEASED)
+    body_start = unreleased_heading(changelog).end()
     following = ANY_HEADING.search(changelog, body_start)
     return changelog[body_start : following.start() if following else len(changelog)]
 
 
 def with_release(changelog: str, version: str, date: str, previous: str | None) -> str:
     """CHANGELOG text with the unreleased entries moved under the heading of ``version``."""
-    text = changelog.replace(f"{UNRELEASED}\n", f"{UNRELEASED}\n\n## [{version}] - {date}\n", 1)
+    heading = unreleased_heading(changelog)
+    text = (
+        f"{changelog[: heading.start()]}{UNRELEASED}\n\n## [{version}] - {date}"
+        f"{changelog[heading.end() :]}"
+    )
     link = re.search(r"^\[Unreleased\]: (\S+)/compare/v\S+\.\.\.HEAD$", text, re.M)
     if link and previous:
         base = link.group(1)
@@ -153,33 +186,41 @@ def with_release(changelog: str, version: str, date: str, previous: str | None) 
     return text
 
 
-def set_versions(version: str) -> list[Path]:
-    """Set ``version`` in pyproject.toml and in the lock's entry of this project."""
-    pyproject = PYPROJECT.read_text()
-    name = tomllib.loads(pyproject)["project"]["name"]
-    version_line = re.compile(r'^version = "[^"]*"$', re.M)
-    PYPROJECT.write_text(version_line.sub(f'version = "{version}"', pyproject, count=1))
-    changed = [PYPROJECT]
-    if LOCKFILE.exists():
-        lock = LOCKFILE.read_text()
-        entry = re.compile(rf'(\[\[package\]\]\nname = "{re.escape(name)}"\nversion = )"[^"]*"')
-        LOCKFILE.write_text(entry.sub(rf'\g<1>"{version}"', lock, 1))
-        changed.append(LOCKFILE)
-    return changed
-
-
-def cut_release(version: str) -> str:
-    """Move the unreleased entries under ``version``, commit, tag; returns the new tag."""
-    if not VERSION.match(version):
-        raise ReleaseError(f"VERSION={version!r} is not a release version: use X.Y.Z, e.g. 0.3.0")
-    dirty = git("status", "--porcelain", "--untracked-files=all")
-    if dirty:
+def with_project_version(pyproject: str, version: str) -> str:
+    """pyproject.toml text with ``[project] version`` set, read back with tomllib to be sure."""
+    table = re.search(r"^\[project\][ \t]*$.*?(?=^\[|\Z)", pyproject, re.M | re.S)
+    value = re.compile(r"""^(version[ \t]*=[ \t]*)(["'])[^"'\n]*\2(?=[ \t]*(?:#.*)?$)""", re.M)
+    text = pyproject
+    if table:
+        section = value.sub(rf"\g<1>\g<2>{version}\g<2>", table[0], count=1)
+        text = f"{pyproject[: table.start()]}{section}{pyproject[table.end() :]}"
+    try:
+        written = project_version(text)
+    except (KeyError, tomllib.TOMLDecodeError):
+        written = None
+    if written != version:
         raise ReleaseError(
-            "refusing to release: the git tree has uncommitted changes:\n"
-            + dirty.rstrip()
-            + "\ncommit or stash them first, so the release commit holds only the release"
+            "cannot set the version in pyproject.toml: write it on one line of its [project] "
+            'table, as version = "X.Y.Z"'
         )
-    ensure_tags()
+    return text
+
+
+def with_lock_version(lock: str, name: str, version: str) -> str:
+    """uv.lock text with the version of this project's entry set, read back with tomllib."""
+    name = re.sub(r"[-_.]+", "-", name).lower()  # uv writes normalized names
+    entry = re.compile(rf'(\[\[package\]\]\nname = "{re.escape(name)}"\nversion = )"[^"]*"')
+    text = entry.sub(rf'\g<1>"{version}"', lock, count=1)
+    packages = tomllib.loads(text).get("package", [])
+    if any(p.get("name") == name and p.get("version") != version for p in packages):
+        raise ReleaseError(
+            f"cannot set the version of {name} in uv.lock: run `uv lock`, commit it, release again"
+        )
+    return text
+
+
+def release_files(version: str, date: str) -> dict[Path, str]:
+    """The new text of each release file, every check done: nothing is written yet."""
     changelog = CHANGELOG.read_text()
     versions = released_versions(changelog)
     newest = versions[0] if versions else None
@@ -192,12 +233,58 @@ def cut_release(version: str) -> str:
         raise ReleaseError(
             f"the '{UNRELEASED}' section of CHANGELOG.md is empty: nothing to release"
         )
+    heading = f"## [{version}] - "
+    if git("log", "--format=%H", "-S", heading, "--", str(CHANGELOG)).strip():
+        raise ReleaseError(
+            f"history already adds or removes a heading of {version}: choose a higher X.Y.Z"
+        )
+    released = with_release(changelog, version, date, newest)
+    if released_versions(released) != [version, *versions] or unreleased_entries(released).strip():
+        raise ReleaseError(f"cannot move the '{UNRELEASED}' entries under {heading}{date}")
+    pyproject = PYPROJECT.read_text()
+    files = {CHANGELOG: released, PYPROJECT: with_project_version(pyproject, version)}
+    if LOCKFILE.exists():
+        name = tomllib.loads(pyproject)["project"]["name"]
+        files[LOCKFILE] = with_lock_version(LOCKFILE.read_text(), name, version)
+    return files
+
+
+def cut_release(version: str) -> str:
+    """Check everything, then move the unreleased entries under ``version``, commit and tag.
+
+    Nothing is written before every check passed, so a refusal leaves the repository as it was.
+    """
+    if not VERSION.fullmatch(version):
+        raise ReleaseError(
+            f"VERSION={version!a} is not a release version: use X.Y.Z with ASCII digits 0-9 "
+            "and no leading zeros, e.g. 0.3.0"
+        )
+    dirty = git("status", "--porcelain", "--untracked-files=all").splitlines()
+    if dirty:
+        listed = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        raise ReleaseError(
+            f"refusing to release: the git tree has uncommitted changes ({listed}): commit or "
+            "stash them first, so the release commit holds only the release"
+        )
+    for identity in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+        if subprocess.run(["git", "var", identity], capture_output=True, check=False).returncode:
+            raise ReleaseError(
+                "git has no identity to commit the release with: set git config user.name "
+                "and user.email"
+            )
+    release_tags()
     date = datetime.datetime.now(datetime.UTC).date().isoformat()
-    CHANGELOG.write_text(with_release(changelog, version, date, newest))
-    changed = [CHANGELOG, *set_versions(version)]
-    git("add", "--", *map(str, changed))
-    git("commit", "--quiet", "--no-verify", "-m", f"Release {version}")
-    ensure_tags()
+    files = release_files(version, date)
+    head = git("rev-parse", "HEAD").strip()
+    try:
+        for path, text in files.items():
+            path.write_text(text)
+        git("add", "--", *map(str, files))
+        git("commit", "--quiet", "--no-verify", "-m", f"Release {version}")
+        ensure_tags()
+    except BaseException:
+        git("reset", "--quiet", "--hard", head)  # the tree was clean: back to where it was
+        raise
     return f"v{version}"
 
 

@@ -39,3 +39,22 @@ def test_template_uses_no_feature_that_needs_trust() -> None:
             f"a migration without a version runs on every update: {migration}"
         )
         assert "migrations/carry_moved_file.py" in " ".join(migration["command"]), migration
+
+
+def test_make_new_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    """`make new` into a folder holding a user's file refuses before writing anything."""
+    destination = tmp_path / "my-files"
+    destination.mkdir()
+    (destination / "README.md").write_text("My notes, not a project.\n")
+
+    completed = run(
+        ["make", "--no-print-directory", "new", f"DEST={destination}"],
+        cwd=TEMPLATE_ROOT,
+        timeout=120,
+        expect=2,
+    )
+
+    assert f"make new: {destination} is not an empty folder" in completed.stderr
+    assert "FORCE=1" in completed.stderr
+    assert [p.name for p in destination.iterdir()] == ["README.md"]
+    assert (destination / "README.md").read_text() == "My notes, not a project.\n"

@@ -7,15 +7,18 @@ import re
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from helpers import run
-from lifecycle import ENV, clone_template, git
+from lifecycle import ENV, clone_template, files, git
 
 # The commit that added the 0.1.0 heading, before `make tags` existed: a fixed fact of history.
 V0_1_0 = "a113dd2d4895997a9abee54a9b1fcf44a291fa11"
+# "1.0.0" in full-width digits, which a version must not accept.
+FULL_WIDTH = "\uff11.\uff10.\uff10"
 HEADING = re.compile(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", re.M)
 
 
@@ -56,6 +59,46 @@ def add_unreleased_entry(repo: Path, entry: str) -> None:
 def next_minor(version: str) -> str:
     major, minor, _ = version.split(".")
     return f"{major}.{int(minor) + 1}.0"
+
+
+def state(repo: Path) -> tuple[str, str, str, dict[str, bytes]]:
+    """HEAD, every ref and what it points to, the tree's status and every file's bytes."""
+    head = git(repo, "rev-parse", "HEAD")
+    refs = git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
+    return head, refs, git(repo, "status", "--porcelain", "--untracked-files=all"), files(repo)
+
+
+def refusal(completed: subprocess.CompletedProcess[str]) -> str:
+    """The one line the release tool printed (make's own error line aside)."""
+    lines = [line for line in completed.stderr.splitlines() if not line.startswith("make")]
+    assert len(lines) == 1, completed.stderr
+    return lines[0]
+
+
+def commit_edit(repo: Path, name: str, old: str, new: str) -> None:
+    """Replace ``old`` (which must be there) by ``new`` in ``name`` and commit it."""
+    path = repo / name
+    assert old in path.read_text(), old
+    path.write_text(path.read_text().replace(old, new, 1))
+    git(repo, "commit", "--quiet", "--no-verify", "-am", f"Edit {name}")
+
+
+def with_entry(repo: Path) -> None:
+    """An entry under ``## [Unreleased]``, so that only the case under test is wrong."""
+    add_unreleased_entry(repo, "### Fixed\n\n- A fix.")
+
+
+def with_triple_quoted_version(repo: Path) -> None:
+    """A valid pyproject.toml whose version the release tool cannot rewrite in place."""
+    with_entry(repo)
+    newest = releases(repo)[0]
+    commit_edit(repo, "pyproject.toml", f'version = "{newest}"', f'version = """{newest}"""')
+
+
+def with_two_unreleased_headings(repo: Path) -> None:
+    """Two ``## [Unreleased]`` headings: which one the entries belong to is anyone's guess."""
+    with_entry(repo)
+    commit_edit(repo, "CHANGELOG.md", "## [Unreleased]\n", "## [Unreleased]\n\n## [Unreleased]\n")
 
 
 def test_tags_recreates_every_release_on_the_commit_that_added_its_heading(repo: Path) -> None:
@@ -204,4 +247,72 @@ def test_release_refuses_a_dirty_tree_and_changes_nothing(repo: Path) -> None:
     assert "?? notes.txt" in completed.stderr
     assert git(repo, "rev-parse", "HEAD").strip() == head
     assert (repo / "CHANGELOG.md").read_bytes() == changelog
+    assert not tags(repo)
+
+
+def test_release_sets_a_single_quoted_version_and_tags_it(repo: Path) -> None:
+    newest = releases(repo)[0]
+    version = next_minor(newest)
+    commit_edit(repo, "pyproject.toml", f'version = "{newest}"', f"version = '{newest}'")
+    with_entry(repo)
+
+    make(repo, "release", f"VERSION={version}")
+
+    assert f"version = '{version}'\n" in (repo / "pyproject.toml").read_text()
+    assert tags(repo)[f"v{version}"] == git(repo, "rev-parse", "HEAD").strip()
+    assert f"v{version} " in make(repo, "tags").stdout
+
+
+def test_release_reads_an_unreleased_heading_with_trailing_whitespace(repo: Path) -> None:
+    version = next_minor(releases(repo)[0])
+    with_entry(repo)
+    commit_edit(repo, "CHANGELOG.md", "## [Unreleased]\n", "## [Unreleased] \t\n")
+
+    make(repo, "release", f"VERSION={version}")
+
+    changelog = (repo / "CHANGELOG.md").read_text()
+    assert re.search(
+        rf"^## \[Unreleased\]\n\n## \[{re.escape(version)}\] - .*\n\n### Fixed\n", changelog, re.M
+    )
+    assert releases(repo)[0] == version
+    assert tags(repo)[f"v{version}"] == git(repo, "rev-parse", "HEAD").strip()
+
+
+NOT_A_VERSION = "is not a release version: use X.Y.Z with ASCII digits 0-9"
+
+
+@pytest.mark.parametrize(
+    ("version", "prepare", "message"),
+    [
+        (FULL_WIDTH, with_entry, NOT_A_VERSION),
+        ("01.0.0", with_entry, NOT_A_VERSION),
+        ("v1.0.0", with_entry, NOT_A_VERSION),
+        ("0.2.0", with_entry, "does not increase on the newest release"),
+        ("1.0.0", lambda _: None, "the '## [Unreleased]' section of CHANGELOG.md is empty"),
+        ("1.0.0", with_triple_quoted_version, "cannot set the version in pyproject.toml"),
+        ("1.0.0", with_two_unreleased_headings, "needs exactly one '## [Unreleased]' heading"),
+    ],
+    ids=["full-width", "leading-zero", "v-prefix", "lower", "empty", "pyproject", "two-heads"],
+)
+def test_a_refused_release_leaves_the_repository_as_it_was(
+    repo: Path, version: str, prepare: Callable[[Path], None], message: str
+) -> None:
+    prepare(repo)
+    before = state(repo)
+
+    completed = make(repo, "release", f"VERSION={version}", expect=2)
+
+    assert message in refusal(completed)
+    assert state(repo) == before
+    assert not tags(repo)
+
+
+def test_tags_refuses_a_heading_it_cannot_read(repo: Path) -> None:
+    heading = f"## [{FULL_WIDTH}] - 2026-12-01"
+    commit_edit(repo, "CHANGELOG.md", "## [Unreleased]\n", f"## [Unreleased]\n\n{heading}\n")
+    line = (repo / "CHANGELOG.md").read_text().splitlines().index(heading) + 1
+
+    completed = make(repo, "tags", expect=2)
+
+    assert f"CHANGELOG.md line {line}: {heading!a} is not a release heading" in refusal(completed)
     assert not tags(repo)

@@ -1,7 +1,10 @@
 """The four steps the CLI runs: write demo data, train, evaluate and predict."""
 
+import fcntl
 import logging
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .bundle import (
+    LATEST_POINTER,
     DataFingerprint,
     ModelBundle,
     ModelMetadata,
@@ -22,10 +26,23 @@ from .bundle import (
     sha256_file,
 )
 from .config import ConfigError, TrainConfig
-from .data import DataError, read_table, require_columns, write_demo_data, write_table
+from .data import (
+    DataError,
+    read_table,
+    require_columns,
+    write_demo_data,
+    write_table,
+    write_text_atomically,
+)
 from .training import GateResult, TrainedModel, check_quality_gate, score_model, train_model
 
 logger = logging.getLogger(__name__)
+
+#: Lock file in the models root that publishing processes take in turn.
+PUBLISH_LOCK = ".publish.lock"
+#: Records a saved version elsewhere, given its folder and whether it passed the gate, and
+#: returns the step that makes it current there; both run before anything is published.
+Recorder = Callable[[Path, bool], Callable[[], None] | None]
 
 
 @dataclass(frozen=True)
@@ -66,10 +83,17 @@ def write_data(config: TrainConfig, *, force: bool = False) -> tuple[Path, Path]
     return paths
 
 
-def run_training(config: TrainConfig, *, now: datetime | None = None) -> TrainingResult:
+def run_training(
+    config: TrainConfig, *, now: datetime | None = None, record: Recorder | None = None
+) -> TrainingResult:
     """Train, save a new version under ``output.models_dir`` and publish it if the gate passes.
 
-    A model that fails the quality gate is kept for inspection but not published.
+    Publishing comes last: the bundle is complete and ``record`` (e.g. an MLflow run and
+    registered version) has returned before ``latest.json`` moves, and the step ``record``
+    returns (e.g. the challenger alias) runs right after it, both under :func:`publishing`.
+    On any failure the pointer is restored and the new version folder removed, so what is
+    served does not change. A model that fails the quality gate is kept for inspection (and
+    recorded) but not published.
     """
     data = {"train": config.data.train_path}
     if config.split.strategy == "holdout" and config.data.test_path is not None:
@@ -86,11 +110,13 @@ def run_training(config: TrainConfig, *, now: datetime | None = None) -> Trainin
     metadata = _describe(config, trained, gate, fingerprints, version, created_at)
     try:
         saved = save_bundle(directory, trained.pipeline, metadata, trained.profile)
+        make_current = record(directory, gate.passed) if record is not None else None
+        if gate.passed:
+            _publish(config.output.models_dir, version, make_current)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
     if gate.passed:
-        publish_latest(config.output.models_dir, version)
         logger.info("published model %s as the latest", version)
     else:
         logger.error(
@@ -100,6 +126,39 @@ def run_training(config: TrainConfig, *, now: datetime | None = None) -> Trainin
             directory,
         )
     return TrainingResult(directory=directory, metadata=saved, published=gate.passed)
+
+
+@contextmanager
+def publishing(models_dir: Path) -> Iterator[None]:
+    """Hold the models root's publishing lock: one process publishes at a time on this host.
+
+    The lock is ``flock`` on ``.publish.lock`` in the models root, released when the process
+    ends, however it ends.
+    """
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with (models_dir / PUBLISH_LOCK).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _publish(models_dir: Path, version: str, make_current: Callable[[], None] | None) -> None:
+    """Point ``latest.json`` at ``version``, then run ``make_current``; undo if that fails."""
+    pointer = models_dir / LATEST_POINTER
+    with publishing(models_dir):
+        previous = pointer.read_text(encoding="utf-8") if pointer.is_file() else None
+        publish_latest(models_dir, version)
+        try:
+            if make_current is not None:
+                make_current()
+        except BaseException:
+            if previous is None:
+                pointer.unlink(missing_ok=True)
+            else:
+                write_text_atomically(pointer, previous)
+            raise
 
 
 def run_evaluation(
