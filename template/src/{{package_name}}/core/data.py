@@ -3,11 +3,13 @@
 The demo data ships inside scikit-learn, so a new project trains offline in seconds.
 """
 
+import fcntl
 import io
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -46,6 +48,22 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
     """Write ``frame`` atomically: a partial file never appears at ``path``."""
     suffix = _suffix(path)
     return _write_atomically(path, lambda stream: _encode(frame, suffix, stream))
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing): one holder at a time.
+
+    Holders are processes (or open files) on this host; the lock is released when the block
+    ends or the process does, however it ends.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_text_atomically(path: Path, text: str) -> Path:

@@ -1,10 +1,8 @@
 """The four steps the CLI runs: write demo data, train, evaluate and predict."""
 
-import fcntl
 import logging
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +26,7 @@ from .bundle import (
 from .config import ConfigError, TrainConfig
 from .data import (
     DataError,
+    file_lock,
     read_table,
     require_columns,
     write_demo_data,
@@ -90,10 +89,10 @@ def run_training(
 
     Publishing comes last: the bundle is complete and ``record`` (e.g. an MLflow run and
     registered version) has returned before ``latest.json`` moves, and the step ``record``
-    returns (e.g. the challenger alias) runs right after it, both under :func:`publishing`.
-    On any failure the pointer is restored and the new version folder removed, so what is
-    served does not change. A model that fails the quality gate is kept for inspection (and
-    recorded) but not published.
+    returns (e.g. the challenger alias) runs right after it, both under the models root's
+    publishing lock. On any failure the pointer is restored and the new version folder
+    removed, so what is served does not change. A model that fails the quality gate is kept
+    for inspection (and recorded) but not published.
     """
     data = {"train": config.data.train_path}
     if config.split.strategy == "holdout" and config.data.test_path is not None:
@@ -128,26 +127,10 @@ def run_training(
     return TrainingResult(directory=directory, metadata=saved, published=gate.passed)
 
 
-@contextmanager
-def publishing(models_dir: Path) -> Iterator[None]:
-    """Hold the models root's publishing lock: one process publishes at a time on this host.
-
-    The lock is ``flock`` on ``.publish.lock`` in the models root, released when the process
-    ends, however it ends.
-    """
-    models_dir.mkdir(parents=True, exist_ok=True)
-    with (models_dir / PUBLISH_LOCK).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _publish(models_dir: Path, version: str, make_current: Callable[[], None] | None) -> None:
     """Point ``latest.json`` at ``version``, then run ``make_current``; undo if that fails."""
     pointer = models_dir / LATEST_POINTER
-    with publishing(models_dir):
+    with file_lock(models_dir / PUBLISH_LOCK):  # one process publishes at a time on this host
         previous = pointer.read_text(encoding="utf-8") if pointer.is_file() else None
         publish_latest(models_dir, version)
         try:
