@@ -93,3 +93,20 @@ def test_render_install_check(tmp_path: Path) -> None:
     help_text = run([f".venv/bin/{slug}", "--help"], cwd=project_dir, env=env).stdout
     assert f"usage: {slug}" in help_text
     assert "Show this help" in run(["make", "help"], cwd=project_dir, env=env).stdout
+
+    # The README's quick start, as a newcomer types it (install and check ran above).
+    commands = [
+        line.split("#")[0].strip()
+        for line in quick_start(project_dir / "README.md")
+        if line.split()[:2] not in (["make", "install"], ["make", "check"])
+    ]
+    script = "\n".join(["set -euo pipefail", *commands])
+    run(["bash", "-c", script], cwd=project_dir, env=env)
+    assert (project_dir / "reports" / "predictions.csv").is_file()
+
+
+def quick_start(readme: Path) -> list[str]:
+    """The lines of the first shell block under the README's "Quick start" heading."""
+    text = readme.read_text().split("## Quick start", 1)[1]
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]

@@ -108,7 +108,7 @@ def train_model(
     )
     X = schema.prepare(features)
     estimator = build_estimator(
-        config.task, config.estimator_name, config.estimator.params, seed=config.seed
+        config.task, config.estimator_name, config.estimator_params, seed=config.seed
     )
     pipeline = build_pipeline(schema, estimator)
     if config.split.strategy == "cv":
