@@ -56,6 +56,16 @@ def add_unreleased_entry(repo: Path, entry: str) -> None:
     git(repo, "commit", "--quiet", "--no-verify", "-am", "A change that ships")
 
 
+def with_empty_unreleased(repo: Path) -> None:
+    """Commit a CHANGELOG whose ``## [Unreleased]`` section holds nothing (as after a release)."""
+    changelog = repo / "CHANGELOG.md"
+    text = changelog.read_text()
+    start = text.index("## [Unreleased]\n") + len("## [Unreleased]\n")
+    following = text.index("\n## [", start)
+    changelog.write_text(text[:start] + text[following:])
+    git(repo, "commit", "--quiet", "--no-verify", "--allow-empty", "-am", "Nothing to release")
+
+
 def next_minor(version: str) -> str:
     major, minor, _ = version.split(".")
     return f"{major}.{int(minor) + 1}.0"
@@ -288,7 +298,7 @@ NOT_A_VERSION = "is not a release version: use X.Y.Z with ASCII digits 0-9"
         ("01.0.0", with_entry, NOT_A_VERSION),
         ("v1.0.0", with_entry, NOT_A_VERSION),
         ("0.2.0", with_entry, "does not increase on the newest release"),
-        ("1.0.0", lambda _: None, "the '## [Unreleased]' section of CHANGELOG.md is empty"),
+        ("1.0.0", with_empty_unreleased, "the '## [Unreleased]' section of CHANGELOG.md is empty"),
         ("1.0.0", with_triple_quoted_version, "cannot set the version in pyproject.toml"),
         ("1.0.0", with_two_unreleased_headings, "needs exactly one '## [Unreleased]' heading"),
     ],

@@ -87,9 +87,9 @@ def run_training(
 ) -> TrainingResult:
     """Train, save a new version under ``output.models_dir`` and publish it if the gate passes.
 
-    Publishing comes last: the bundle is complete and ``record`` (e.g. an MLflow run and
+    Publishing comes last: the bundle is complete and ``record`` (e.g. a tracked run and a
     registered version) has returned before ``latest.json`` moves, and the step ``record``
-    returns (e.g. the challenger alias) runs right after it, both under the models root's
+    returns (e.g. a registry alias) runs right after it, both under the models root's
     publishing lock. On any failure the pointer is restored and the new version folder
     removed, so what is served does not change. A model that fails the quality gate is kept
     for inspection (and recorded) but not published.
