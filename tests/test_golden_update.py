@@ -79,7 +79,7 @@ MANAGED_EDITS = [
 # Edits of team-owned files (never overwritten): they must stay exactly as the team left them.
 OWNED_EDITS = [
     Edit("configs/train.yaml", "seed: 42 ", "seed: 7 "),
-    Edit("configs/train.yaml", "    C: 1.0\n", "    C: 0.5\n"),
+    Edit("configs/train.yaml", "C: 1.0", "C: 0.5"),  # flat or per-estimator params
     Edit("configs/monitoring.yaml", "  breaches: 1 ", "  breaches: 2 "),
     Edit("configs/monitoring.yaml", "  windows: 1\n", "  windows: 3\n"),
 ]
