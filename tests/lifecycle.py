@@ -69,12 +69,13 @@ def clone_template(clone: Path) -> Path:
     """Clone this repository with history and tags; its HEAD commit is the working tree."""
     run(["git", "clone", "--quiet", str(TEMPLATE_ROOT), str(clone)], env=ENV)
     tracked = git(TEMPLATE_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    for name in filter(None, tracked.split("\0")):
+    names = set(filter(None, tracked.split("\0")))
+    for name in names | set(filter(None, git(clone, "ls-files", "-z").split("\0"))):
         source, target = TEMPLATE_ROOT / name, clone / name
-        if source.is_file():
+        if name in names and source.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-        elif target.is_file():
+        elif target.is_file():  # deleted or renamed in the working tree
             target.unlink()
     git(clone, "add", "-A")
     git(clone, "commit", "--quiet", "--allow-empty", "--no-verify", "-m", "Working tree")
@@ -134,11 +135,17 @@ def update(project: Path, ref: str, **options: object) -> None:
 
 
 def make_update(
-    project: Path, ref: str, copier: Path = COPIER, extra: str = ""
+    project: Path, ref: str, copier: Path = COPIER, extra: str = "", *, force: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """The generated project's `make update`, pinned to ``ref``; its exit code is not checked."""
     return subprocess.run(
-        ["make", "update", f"COPIER={copier}", f"UPDATE_ARGS=--vcs-ref {ref} {extra}".rstrip()],
+        [
+            "make",
+            "update",
+            f"COPIER={copier}",
+            f"UPDATE_ARGS=--vcs-ref {ref} {extra}".rstrip(),
+            *(["FORCE=1"] if force else []),
+        ],
         cwd=project,
         env=ENV,
         capture_output=True,

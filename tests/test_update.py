@@ -296,6 +296,56 @@ def test_changing_an_answer_adds_and_removes_exactly_its_files(
     differing = {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
     assert changed_paths(project) == differing
     assert not with_conflict_markers(project)
+    for kept_out in ("mlflow.db", "mlruns/1/meta.yaml", "data/train.csv", "models/latest.json"):
+        git(project, "check-ignore", "--quiet", kept_out)  # whatever the answers: never committed
+
+
+def test_make_update_refuses_to_delete_files_the_team_changed_until_forced(
+    template: Path, tmp_path: Path
+) -> None:
+    release(template, OLD)
+    project = render(template, tmp_path / "project", OLD, docker=True).directory
+    commit_all(project, "Start from copier-mlops")
+    (project / "Dockerfile").write_text((project / "Dockerfile").read_text() + "# team layer\n")
+    pinned = project / "deploy" / "k8s" / "overlays" / "prod" / "model.env"
+    pinned.write_text("MODEL_SERVER_MODEL_URI=models:/churn/7\n")
+    commit_all(project, "Team edits")
+    before = files(project)
+
+    refused = make_update(project, OLD, extra="--data docker=false")
+
+    assert refused.returncode != 0
+    listed = refused.stderr.split("delete files you changed:\n")[1].split("Keep a copy")[0]
+    assert listed.split() == ["Dockerfile", "deploy/k8s/overlays/prod/model.env"], refused.stderr
+    assert "make update FORCE=1" in refused.stderr
+    assert files(project) == before
+    assert len(git(project, "worktree", "list").splitlines()) == 1, "the preview is removed"
+
+    forced = make_update(project, OLD, extra="--data docker=false", force=True)
+
+    assert forced.returncode == 0, forced.stderr
+    assert not (project / "Dockerfile").exists()
+    assert not pinned.exists()
+    assert "docker: false" in (project / ".copier-answers.yml").read_text()
+
+
+def test_make_update_names_an_invalid_answer_in_one_line(template: Path, tmp_path: Path) -> None:
+    release(template, OLD)
+    project = render(template, tmp_path / "project", OLD).directory
+    edit(project / ".copier-answers.yml", "tracking: mlflow", "tracking: nonsense")
+    commit_all(project, "A hand-edited answer")
+    before = files(project)
+
+    completed = make_update(project, OLD)
+
+    assert completed.returncode != 0
+    ours, *rest = completed.stderr.strip().splitlines()
+    assert ours == (
+        "make update: copier refused the update: Invalid choice for 'tracking': 'nonsense' is "
+        "not in ['mlflow', 'none'] (fix the answer in .copier-answers.yml or in UPDATE_ARGS)"
+    )
+    assert [line for line in rest if not line.startswith("make: ***")] == [], completed.stderr
+    assert files(project) == before
 
 
 # -- 4. a release that moves a file
