@@ -5,11 +5,12 @@ the project's runner venv and ``src/`` on the path, as the other generated-proje
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from helpers import Project, TrainedCopy, run_python
+from helpers import Project, TrainedCopy, empty_mlflow_store, project_env, run_python
 
 
 def test_rendered_train_config_trains_the_rendered_task(
@@ -67,3 +68,39 @@ def test_train_records_a_run_that_promote_makes_champion(
         trained_copy.make("deploy-pin", "OVERLAY=prod")
         pin = (trained_copy.directory / "deploy/k8s/overlays/prod/model.env").read_text()
         assert pin.splitlines()[-1] == f"MODEL_SERVER_MODEL_URI=models:/{slug}/1", pin
+
+
+def test_a_moved_project_finds_its_models_and_never_trains_into_another_folder(
+    project: Project, project_dir: Path, venv: Path, tmp_path: Path
+) -> None:
+    """MLflow fixes where an experiment keeps run files: moved, they are found; copied, refused."""
+    if project.answers["tracking"] != "mlflow":
+        pytest.skip("tracking=none records no runs")
+    package, slug = str(project.answers["package_name"]), str(project.answers["project_slug"])
+    first = tmp_path / "first"
+    shutil.copytree(project_dir, first)
+    shutil.copyfile(empty_mlflow_store(venv), first / "mlflow.db")
+    TrainedCopy(first, project_env(venv, first), venv).make("data", "train")
+    moved = TrainedCopy(tmp_path / "moved", project_env(venv, tmp_path / "moved"), venv)
+    shutil.move(first, moved.directory)
+
+    moved.python("-m", package, "predict", "--model", f"models:/{slug}@challenger")
+    refused = moved.python("-m", package, "train", expect=2)
+    assert refused.stderr.strip().splitlines()[-1].endswith(
+        f"experiment '{slug}' in sqlite:///mlflow.db keeps its run artifacts in {first}/mlruns, "
+        "which is not on this machine (the project moved?): train where the project was "
+        "created or mount it at that path, or give this project a store of its own "
+        "(tracking.uri)"
+    ), refused.stderr
+
+    copy = TrainedCopy(tmp_path / "copy", project_env(venv, tmp_path / "copy"), venv)
+    shutil.copytree(moved.directory, copy.directory)
+    shutil.move(moved.directory, first)  # the original is back where its store says
+    runs = {path: sorted((path / "mlruns").rglob("*")) for path in (first, copy.directory)}
+    refused = copy.python("-m", package, "train", expect=2)
+    assert f"keeps its run artifacts in {first}/mlruns, fixed when it was created" in (
+        refused.stderr
+    )
+    assert {path: sorted((path / "mlruns").rglob("*")) for path in runs} == runs
+    listed = json.loads(copy.python("-m", package, "models").stdout)
+    assert [version["version"] for version in listed] == [1], "no version from refused trains"

@@ -8,5 +8,15 @@ caller wins.
 """
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes, hidden ones (locks) aside: a state to compare."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.name.startswith(".")
+    }
