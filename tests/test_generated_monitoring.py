@@ -128,7 +128,8 @@ def test_a_model_of_the_last_in_sample_release_still_loads_and_monitors(
 
     package = str(project.answers["package_name"])
     models = str(old.directory / "models")
-    monitor = ["monitor", "--reference", models, "--current", "data/test.csv", "--report-dir", "old"]
+    monitor = ["monitor", "--reference", models, "--current", "data/test.csv"]
+    monitor += ["--report-dir", "old"]
     trained_copy.python("-m", package, *monitor)
     report = json.loads((trained_copy.directory / "old" / "report.json").read_text())
     assert report["status"] in {"ok", "warn"}

@@ -86,12 +86,12 @@ def test_a_moved_project_finds_its_models_and_never_trains_into_another_folder(
 
     moved.python("-m", package, "predict", "--model", f"models:/{slug}@challenger")
     refused = moved.python("-m", package, "train", expect=2)
-    assert refused.stderr.strip().splitlines()[-1].endswith(
+    expected = (
         f"experiment '{slug}' in sqlite:///mlflow.db keeps its run artifacts in {first}/mlruns, "
-        "which is not on this machine (the project moved?): train where the project was "
-        "created or mount it at that path, or give this project a store of its own "
-        "(tracking.uri)"
-    ), refused.stderr
+        "which is not on this machine (the project moved?): train where the project was created "
+        "or mount it at that path, or give this project a store of its own (tracking.uri)"
+    )
+    assert refused.stderr.strip().splitlines()[-1].endswith(expected), refused.stderr
 
     copy = TrainedCopy(tmp_path / "copy", project_env(venv, tmp_path / "copy"), venv)
     shutil.copytree(moved.directory, copy.directory)

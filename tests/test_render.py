@@ -3,6 +3,7 @@
 import email.policy
 import html
 import json
+import os
 import re
 import tomllib
 import zipfile
@@ -23,6 +24,7 @@ from helpers import (
     Project,
     copier_config,
     expected_files,
+    free_port,
     project_env,
     project_requirements,
     run,
@@ -298,11 +300,39 @@ def test_makefile_documents_every_target(project: Project, project_dir: Path) ->
     docker_targets = {"docker-build", "docker-run", "stack-up", "stack-down", "deploy-check"}
     assert (docker_targets <= targets) == project.answers["docker"]
     assert docker_targets & targets in (set(), docker_targets)
+
     tracking_targets = {"mlflow-ui", "models", "promote", "rollback"}
     assert (tracking_targets <= targets) == (project.answers["tracking"] == "mlflow")
     assert tracking_targets & targets in (set(), tracking_targets)
     declared = set(re.findall(r"^([a-z][a-z-]*):", text, flags=re.M))
     assert declared <= targets, f"targets without ## help: {declared - targets}"
+
+
+def test_make_targets_whose_service_is_missing_say_so_in_one_line(
+    project: Project, project_dir: Path, tmp_path: Path
+) -> None:
+    """No Compose plugin (Docker prints its usage), PyPI's vulnerability data unreachable."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    docker = fake / "docker"  # as Docker without the plugin: usage text, exit 1
+    docker.write_text(
+        '#!/bin/sh\necho "docker: unknown command: docker $1"\necho\necho Usage >&2\nexit 1\n'
+    )
+    docker.chmod(0o755)
+    path = os.pathsep.join([str(fake), str(Path(uv_command()[0]).parent), os.environ["PATH"]])
+    env = os.environ | {"PATH": path}
+    cases = [("audit", f"AUDIT_PROBE=http://127.0.0.1:{free_port()}/pypi/pip/24.0/json")]
+    if project.answers["docker"]:
+        cases += [("stack-up", ""), ("stack-down", "")]
+    for target, setting in cases:
+        refused = run(
+            ["make", target, *filter(None, [setting])], cwd=project_dir, env=env, expect=2
+        )
+        lines = [line for line in refused.stderr.splitlines() if not line.startswith("make: ***")]
+        assert len(lines) == 1, refused.stderr
+        assert lines[0].startswith(f"make {target}: "), refused.stderr
+        assert refused.stdout.strip() == "", refused.stdout
+    assert not (project_dir / ".venv").exists()
 
 
 def test_precommit_has_required_hooks(project_dir: Path) -> None:
