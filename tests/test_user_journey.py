@@ -9,8 +9,14 @@ Slow: `make install` creates the project's own `.venv` with uv and installs from
 """
 
 import base64
+import contextlib
 import hashlib
 import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -27,6 +33,7 @@ from helpers import (
     render,
     run,
     uv_command,
+    wait_until_ready,
 )
 
 pytestmark = pytest.mark.slow
@@ -104,9 +111,86 @@ def test_render_install_check(tmp_path: Path) -> None:
     run(["bash", "-c", script], cwd=project_dir, env=env)
     assert (project_dir / "reports" / "predictions.csv").is_file()
 
+    # Then every command block of docs/QUICK_START.md, in order, as the newcomer reads on.
+    shutil.copyfile(project_dir / "data" / "test.csv", project_dir / "new_rows.csv")  # theirs
+    activated = env | {"PATH": f"{project_dir / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"}
+    server: subprocess.Popen[str] | None = None
+    for block in command_blocks(project_dir / "docs" / "QUICK_START.md"):
+        commands = [line for line in block if line not in NOT_RUN]
+        if commands == [SERVE]:
+            server = start_server(project_dir, activated)
+            continue
+        script = "\n".join(["set -euo pipefail", *commands])
+        run(["bash", "-c", script], cwd=project_dir, env=activated, timeout=600)
+        if server is not None:  # the block that talks to the server ran
+            stop_server(server)
+            server = None
+    assert server is None, "the server was never used"
+    assert (project_dir / "reports" / "new_predictions.csv").is_file()
+    assert (project_dir / "reports" / "predictions.jsonl").is_file()
+
 
 def quick_start(readme: Path) -> list[str]:
     """The lines of the first shell block under the README's "Quick start" heading."""
     text = readme.read_text().split("## Quick start", 1)[1]
     block = text.split("```bash\n", 1)[1].split("```", 1)[0]
     return [line for line in block.splitlines() if line.strip()]
+
+
+#: Quick-start commands the journey does not run, and why.
+NOT_RUN = {
+    "git init": "ran above",
+    "make install": "ran above",
+    "make check": "ran above",
+    "make install && make check": "ran above",
+    "source .venv/bin/activate": "the journey puts .venv/bin first on PATH instead",
+    "make mlflow-ui": "downloads the full mlflow as a uv tool, and serves until stopped",
+    "make update": "this render of the working tree is newer than any release: test_update.py",
+}
+#: The command that serves until stopped: started in the background for the next block.
+SERVE = "make serve"
+#: How long the journey waits for the server, and then for it to stop.
+SERVER_SECONDS = 120
+
+
+def command_blocks(markdown: Path) -> list[list[str]]:
+    """The commands of each bash block in ``markdown``: trailing comments dropped, in order."""
+    blocks = re.findall(r"^```bash\n(.*?)^```", markdown.read_text(), flags=re.M | re.S)
+    return [
+        [re.sub(r"\s{2,}#.*$", "", line) for line in block.splitlines() if line.strip()]
+        for block in blocks
+    ]
+
+
+def start_server(project_dir: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """`make serve` with a prediction log, in its own process group, once it is ready."""
+    with socket.socket() as probe:  # else the journey would talk to another server
+        probe.bind(("127.0.0.1", 8000))
+    logged = env | {"MODEL_SERVER_PREDICTION_LOG": "reports/predictions.jsonl"}
+    server = subprocess.Popen(
+        SERVE.split(),
+        cwd=project_dir,
+        env=logged,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_until_ready("http://127.0.0.1:8000", server, SERVER_SECONDS)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server
+
+
+def stop_server(server: subprocess.Popen[str]) -> None:
+    """Interrupt the server's whole process group (make and the server), as Ctrl-C does."""
+    for sent in (signal.SIGINT, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, sent)
+        try:
+            server.communicate(timeout=SERVER_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            continue
