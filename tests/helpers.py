@@ -148,6 +148,7 @@ GENERATED_CODE = """
     scripts/bench_monitoring.py
     scripts/bench_serving.py
     scripts/bench_tests.py
+    scripts/update.py
     configs/monitoring.yaml
     configs/train.yaml
 """
