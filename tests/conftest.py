@@ -14,6 +14,7 @@ from helpers import (
     TrainedCopy,
     empty_mlflow_store,
     interpreter_for,
+    move_mlflow_store,
     project_env,
     render,
     runner_venv,
@@ -70,13 +71,15 @@ def trained_project(
 
 @pytest.fixture
 def trained_copy(trained_project: TrainedCopy, venv: Path, tmp_path: Path) -> TrainedCopy:
-    """A test's own copy of the trained project: data, models and MLflow store included.
+    """A test's own copy of the trained project: data, models, MLflow store and run artifacts.
 
-    The store's run artifacts stay where training wrote them (MLflow records absolute artifact
-    locations), in the trained project, which tests only read: no test trains in its copy.
+    The copy's store names the copy's own run artifacts (MLflow records absolute locations), as
+    if it had trained where it is, so a test may train in its copy too.
     """
     work = tmp_path / "project"
     shutil.copytree(trained_project.directory, work)
+    if (work / "mlflow.db").is_file():
+        move_mlflow_store(work / "mlflow.db", trained_project.directory, work)
     return TrainedCopy(work, project_env(venv, work), venv)
 
 

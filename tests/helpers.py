@@ -1,6 +1,7 @@
 """Shared helpers of the meta suite: answer sets, renders, the files a render holds,
 interpreters, runner venvs and subprocesses."""
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -8,6 +9,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -448,6 +450,26 @@ def empty_mlflow_store(venv: Path) -> Path:
             run(migrate, cwd=venv.parent, env=bytecode_env(venv))
             scratch.rename(store)
     return store
+
+
+def move_mlflow_store(store: Path, old_root: Path, new_root: Path) -> None:
+    """Point ``store``'s artifact locations under ``old_root`` at the same places in ``new_root``.
+
+    MLflow records absolute artifact locations (an experiment's folder, each run's and version's
+    files), and the generated project refuses to train into an experiment whose folder is not
+    its own: a copied project with a rebased store is as if it had trained where it is.
+    """
+    old, new = old_root.as_uri(), new_root.as_uri()
+    with contextlib.closing(sqlite3.connect(store)) as database, database:
+        tables = database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        for (table,) in tables.fetchall():
+            for column in database.execute(f'PRAGMA table_info("{table}")').fetchall():
+                if column[2].upper().startswith(("VARCHAR", "TEXT")):
+                    database.execute(
+                        f'UPDATE "{table}" SET "{column[1]}" = ? || substr("{column[1]}", ?) '
+                        f"WHERE \"{column[1]}\" LIKE ? || '%'",
+                        (new, len(old) + 1, old),
+                    )
 
 
 def run(

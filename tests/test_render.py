@@ -326,9 +326,16 @@ def test_make_targets_whose_service_is_missing_say_so_in_one_line(
         cases += [("stack-up", ""), ("stack-down", "")]
     for target, setting in cases:
         refused = run(
-            ["make", target, *filter(None, [setting])], cwd=project_dir, env=env, expect=2
+            ["make", "--no-print-directory", target, *filter(None, [setting])],
+            cwd=project_dir,
+            env=env,
+            expect=2,
         )
-        lines = [line for line in refused.stderr.splitlines() if not line.startswith("make: ***")]
+        lines = [
+            line
+            for line in refused.stderr.splitlines()
+            if not re.match(r"make(\[\d+\])?: \*\*\*", line)
+        ]
         assert len(lines) == 1, refused.stderr
         assert lines[0].startswith(f"make {target}: "), refused.stderr
         assert refused.stdout.strip() == "", refused.stdout
