@@ -147,6 +147,7 @@ GENERATED_CODE = """
     tests/unit/serving/test_settings.py
     scripts/bench_alerts.py
     scripts/bench_core.py
+    scripts/bench_feedback.py
     scripts/bench_monitoring.py
     scripts/bench_serving.py
     scripts/bench_tests.py

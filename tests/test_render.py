@@ -278,6 +278,7 @@ def test_makefile_documents_every_target(project: Project, project_dir: Path) ->
         "test-parallel",
         "test-parallel-cov",
         "bench-tests",
+        "bench-feedback",
         "lint",
         "format",
         "type",
