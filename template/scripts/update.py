@@ -26,6 +26,8 @@ ANSWERS_FILE = ".copier-answers.yml"
 #: The exception name copier's traceback ends with, before its message.
 EXCEPTION_PREFIX = re.compile(r"^(?:[\w.]+\.)?\w*(?:Error|Exception): ")
 CONFLICT_MARKER = re.compile(rb"^<<<<<<< ", re.MULTILINE)
+#: Longest wait for one git or copier run (a template fetched over a slow network included).
+TIMEOUT_SECONDS = 900
 
 
 class UpdateRefusedError(Exception):
@@ -33,10 +35,24 @@ class UpdateRefusedError(Exception):
 
 
 def run(command: list[str], cwd: Path, *, capture: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run ``command`` in ``cwd`` (output captured unless ``capture`` is false)."""
-    return subprocess.run(  # noqa: S603 - git and the team's copier, with our arguments
-        command, cwd=cwd, capture_output=capture, text=True, check=False
-    )
+    """Run ``command`` in ``cwd`` within :data:`TIMEOUT_SECONDS` (output captured unless not)."""
+    try:
+        return subprocess.run(  # noqa: S603 - git and the team's copier, with our arguments
+            command,
+            cwd=cwd,
+            capture_output=capture,
+            text=True,
+            check=False,
+            timeout=TIMEOUT_SECONDS,
+        )
+    except FileNotFoundError:
+        raise UpdateRefusedError(
+            f"{command[0]} not found: install it, or name the copier to use in COPIER"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise UpdateRefusedError(
+            f"{' '.join(command[:2])} did not finish within {TIMEOUT_SECONDS} s"
+        ) from None
 
 
 def git(cwd: Path, *arguments: str) -> str:
@@ -63,9 +79,12 @@ def require_clean_tree(project: Path) -> None:
 
 
 def copier_refusal(output: str) -> str:
-    """The one line that says why copier failed: the last line of its output, unprefixed."""
+    """The one line that says why copier failed: its last error line (else its last line)."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    return EXCEPTION_PREFIX.sub("", lines[-1]) if lines else "copier failed without a message"
+    errors = [line for line in lines if EXCEPTION_PREFIX.match(line)]
+    if not lines:
+        return "copier failed without a message"
+    return EXCEPTION_PREFIX.sub("", (errors or lines)[-1])
 
 
 def answers(project: Path) -> dict[str, str]:
