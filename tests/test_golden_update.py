@@ -141,7 +141,9 @@ def plant_conflict(project: Path, old: dict[str, bytes], head: dict[str, bytes])
     the team's edit and the template's change meet in the same place. Returns the file, or None
     when no template-managed file changed since the release.
     """
-    for name in sorted(set(old) & set(head) - TEAM_TOUCHED - {ANSWERS_FILE}):
+    # `make update` runs scripts/update.py: an edit breaking its syntax would stop the update.
+    candidates = set(old) & set(head) - TEAM_TOUCHED - {ANSWERS_FILE, "scripts/update.py"}
+    for name in sorted(candidates):
         if old[name] == head[name]:
             continue
         try:
