@@ -28,8 +28,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sklearn.pipeline import Pipeline
 
-from .config import Task
 from .data import write_text_atomically
+from .estimators import trusted_types
+from .metrics import Task
 from .pipeline import predict_in_range
 from .profile import ReferenceProfile
 from .schema import QUOTED_ROWS, FeatureSchema, SchemaError, Violation
@@ -46,16 +47,6 @@ METADATA_FORMAT = 1
 TRACKED_PACKAGES = ("numpy", "pandas", "pyarrow", "pydantic", "scikit-learn", "scipy", "skops")
 #: Distributions whose major.minor version must be the same at training and loading time.
 RUNTIME_PACKAGES = ("scikit-learn", "skops")
-
-
-#: scikit-learn and numpy types our pipelines hold beyond skops' built-in safe set.
-TRUSTED_TYPES: frozenset[str] = frozenset(
-    {
-        "numpy.dtype",
-        "sklearn.tree._tree.Tree",
-        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    }
-)
 
 
 class ArtifactError(RuntimeError):
@@ -241,7 +232,7 @@ def load_model(path: Path, *, expected_sha256: str | None = None) -> Pipeline:
         found = set(get_untrusted_types(file=path))
     except Exception as error:  # skops raises zipfile, JSON and key errors on corrupt files
         raise ArtifactError(f"model file {path} is corrupt or not a skops file: {error}") from error
-    untrusted = found - TRUSTED_TYPES
+    untrusted = found - trusted_types()
     if untrusted:
         raise ArtifactError(
             f"model file {path} contains untrusted types {sorted(untrusted)}; refusing to load it"

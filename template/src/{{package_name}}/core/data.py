@@ -17,15 +17,12 @@ import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.model_selection import train_test_split
 
-from .config import Task
+from .metrics import Task
+from .schema import DataError
 
 SUFFIXES = (".csv", ".parquet")
 #: Mode of a file written where none was (``mkstemp`` alone would make it owner-only).
 NEW_FILE_MODE = 0o644
-
-
-class DataError(ValueError):
-    """A data file is missing, empty, unreadable or lacks required columns."""
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -69,13 +66,6 @@ def file_lock(path: Path) -> Iterator[None]:
 def write_text_atomically(path: Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return _write_atomically(path, lambda stream: stream.write(text.encode("utf-8")))
-
-
-def require_columns(frame: pd.DataFrame, columns: list[str], *, source: str) -> None:
-    """Refuse ``frame`` when any of ``columns`` is absent, naming them."""
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise DataError(f"{source} lacks column(s) {missing}; it has {list(frame.columns)}")
 
 
 # Demo data: breast cancer (classification) or diabetes (regression), from scikit-learn.

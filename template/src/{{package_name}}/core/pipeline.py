@@ -5,7 +5,7 @@ are the predicted value, plus one probability per class for classification.
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,21 +18,11 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .config import ESTIMATORS, EstimatorName, Task
+from .metrics import Task
 from .schema import FeatureSchema
 
 PREDICTION_COLUMN = "prediction"
 PROBABILITY_PREFIX = "probability_"
-
-
-def build_estimator(
-    task: Task, name: EstimatorName, params: Mapping[str, Any], *, seed: int
-) -> BaseEstimator:
-    """An unfitted estimator: its defaults, then ``params``, seeded with ``seed``."""
-    spec = ESTIMATORS[name]
-    if task not in spec.factories:
-        raise ValueError(f"estimator {name!r} does not support task {task!r}")
-    return spec.factories[task](**{**spec.defaults, "random_state": seed, **params})
 
 
 def build_pipeline(schema: FeatureSchema, estimator: BaseEstimator) -> Pipeline:

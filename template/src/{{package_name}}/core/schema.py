@@ -21,6 +21,10 @@ Rule = Literal["missing_column", "dtype", "nullable", "unseen_category", "out_of
 QUOTED_ROWS = 5
 
 
+class DataError(ValueError):
+    """A data file is missing, empty, unreadable or lacks required columns."""
+
+
 @dataclass(frozen=True)
 class Violation:
     """One broken rule: which column, which rule, a readable message and example rows."""
@@ -230,3 +234,10 @@ def _missing(values: pd.Series) -> npt.NDArray[np.bool_]:
 
 def _positions(mask: npt.NDArray[np.bool_]) -> tuple[int, ...]:
     return tuple(int(position) for position in np.flatnonzero(mask)[:QUOTED_ROWS])
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], *, source: str) -> None:
+    """Refuse ``frame`` when any of ``columns`` is absent, naming them."""
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise DataError(f"{source} lacks column(s) {missing}; it has {list(frame.columns)}")

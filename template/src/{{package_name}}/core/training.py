@@ -1,7 +1,8 @@
 """Fit the configured pipeline, score it by hold-out or cross-validation, apply the quality gate.
 
-Metrics: accuracy, F1 and ROC AUC for classification; RMSE, MAE and R2 for regression.
-A model is published only when every metric is within the bounds of the quality gate.
+Metrics come from the catalogue in ``metrics`` (accuracy, F1 and ROC AUC for classification;
+RMSE, MAE and R2 for regression). A model is published only when every metric is within the
+bounds of the quality gate.
 
 The rows that score a model also give monitoring its reference for the model's outputs: the
 hold-out rows' predictions, or the out-of-fold predictions of cross-validation. Never the
@@ -14,32 +15,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from sklearn.base import clone
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    mean_absolute_error,
-    r2_score,
-    roc_auc_score,
-    root_mean_squared_error,
-)
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
-from .config import Task, Threshold, TrainConfig
-from .data import DataError, require_columns
+from .config import Threshold, TrainConfig
+from .estimators import build_estimator
+from .metrics import Task, classification_metrics, regression_metrics
 from .pipeline import (
     PREDICTION_COLUMN,
     PROBABILITY_PREFIX,
-    build_estimator,
     build_pipeline,
     predict_frame,
 )
 from .profile import ReferenceProfile, build_profile
-from .schema import FeatureSchema, infer_schema
+from .schema import DataError, FeatureSchema, infer_schema, require_columns
 
 
 @dataclass(frozen=True)
@@ -164,37 +156,6 @@ def score_predictions(
     return classification_metrics(truth, probabilities, np.asarray(classes))
 
 
-def regression_metrics(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> dict[str, float]:
-    """Root mean squared error, mean absolute error and R2."""
-    return {
-        "rmse": float(root_mean_squared_error(y_true, y_pred)),
-        "mae": float(mean_absolute_error(y_true, y_pred)),
-        "r2": float(r2_score(y_true, y_pred)),
-    }
-
-
-def classification_metrics(
-    y_true: npt.ArrayLike, probabilities: npt.NDArray[np.float64], classes: npt.ArrayLike
-) -> dict[str, float]:
-    """Accuracy, F1 and ROC AUC from class probabilities (columns ordered as ``classes``).
-
-    Binary targets use the second class as positive; more classes use macro F1 and
-    one-vs-rest ROC AUC. ROC AUC is NaN when the scored set holds a single class.
-    """
-    labels = np.asarray(classes)
-    truth = np.asarray(y_true)
-    predicted = labels[np.argmax(probabilities, axis=1)]
-    if labels.size == 2:
-        f1 = f1_score(truth, predicted, average="binary", pos_label=labels[1])
-    else:
-        f1 = f1_score(truth, predicted, average="macro")
-    return {
-        "accuracy": float(accuracy_score(truth, predicted)),
-        "f1": float(f1),
-        "roc_auc": _roc_auc(truth, probabilities, labels),
-    }
-
-
 class GateResult(BaseModel):
     """Whether a model passed, and a sentence for every bound it broke."""
 
@@ -248,15 +209,3 @@ def _cross_validate(
 def _classes(model: Pipeline) -> list[object]:
     """The classes a fitted classifier predicts, in its column order; none for a regressor."""
     return list(getattr(model, "classes_", []))
-
-
-def _roc_auc(
-    truth: npt.NDArray[np.generic],
-    probabilities: npt.NDArray[np.float64],
-    labels: npt.NDArray[np.generic],
-) -> float:
-    if np.unique(truth).size < 2:
-        return float("nan")
-    if labels.size == 2:
-        return float(roc_auc_score(truth == labels[1], probabilities[:, 1]))
-    return float(roc_auc_score(truth, probabilities, multi_class="ovr", labels=labels))

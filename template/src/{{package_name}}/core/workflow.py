@@ -24,15 +24,8 @@ from .bundle import (
     sha256_file,
 )
 from .config import ConfigError, TrainConfig
-from .data import (
-    DataError,
-    file_lock,
-    read_table,
-    require_columns,
-    write_demo_data,
-    write_table,
-    write_text_atomically,
-)
+from .data import file_lock, read_table, write_demo_data, write_table, write_text_atomically
+from .schema import DataError, require_columns
 from .training import GateResult, TrainedModel, check_quality_gate, score_model, train_model
 
 logger = logging.getLogger(__name__)

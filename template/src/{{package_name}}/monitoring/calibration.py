@@ -19,7 +19,9 @@ import pandas as pd
 from scipy.special import expit
 from scipy.stats import binomtest
 
-from ..core import EstimatorName, Task, parse_config, run_training
+from ..core.config import parse_config
+from ..core.metrics import Task
+from ..core.workflow import run_training
 from .config import AlertingConfig, MonitoringConfig
 from .inputs import CurrentBatch, Reference, load_reference
 from .monitor import run_monitoring
@@ -100,7 +102,7 @@ class AlertRates:
     """
 
     task: Task
-    estimator: EstimatorName
+    estimator: str
     strategy: Strategy
     window_rows: int
     #: Same-distribution windows whose run alerted, for any cause.
@@ -116,7 +118,7 @@ class AlertRates:
 
 def measure_alert_rates(
     task: Task,
-    estimator: EstimatorName,
+    estimator: str,
     workdir: Path,
     *,
     config: MonitoringConfig | None = None,
@@ -188,7 +190,7 @@ def measure_alert_rates(
 
 def _train_reference(
     task: Task,
-    estimator: EstimatorName,
+    estimator: str,
     directory: Path,
     rng: np.random.Generator,
     strategy: Strategy,

@@ -5,7 +5,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..core import ConfigError, config_problems, read_yaml_mapping
+from ..core.config import ConfigError, config_problems, read_yaml_mapping
 
 DEFAULT_MONITORING_CONFIG = Path("configs/monitoring.yaml")
 

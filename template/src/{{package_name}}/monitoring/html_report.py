@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from ..core import write_text_atomically
+from ..core.data import write_text_atomically
 from .report import Bin, ColumnReport, MonitoringReport, Statistic
 
 REPORT_HTML = "report.html"

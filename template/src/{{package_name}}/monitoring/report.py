@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..core import REPORT_JSON, DriftStatus, write_text_atomically
+from ..core.data import write_text_atomically
+from ..core.reports import REPORT_JSON, DriftStatus
 from .config import MonitoringConfig
 
 REPORT_FORMAT = 1

@@ -42,7 +42,7 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, kstwo
 
-from ..core import CategoricalProfile, NumericProfile
+from ..core.profile import CategoricalProfile, NumericProfile
 
 ColumnProfile = NumericProfile | CategoricalProfile
 Floats = npt.NDArray[np.float64]

@@ -26,13 +26,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 from scipy.stats import false_discovery_control
 
-from ..core import (
-    DRIFT_STATUSES,
-    CategoricalProfile,
-    DriftStatus,
-    NumericProfile,
-    write_text_atomically,
-)
+from ..core.data import write_text_atomically
+from ..core.profile import CategoricalProfile, NumericProfile
+from ..core.reports import DRIFT_STATUSES, DriftStatus
 from .config import AlertingConfig, Band, DriftConfig
 from .report import AlertingReport, Bin, ColumnReport, Statistic, StatisticStatus
 from .statistics import ColumnProfile, categorical_statistics, numeric_statistics

@@ -14,7 +14,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from ..core import ModelMetadata, latest_scores
+from ..core.bundle import ModelMetadata
+from ..core.reports import latest_scores
 from .prediction_log import DROP_REASONS
 
 logger = logging.getLogger(__name__)

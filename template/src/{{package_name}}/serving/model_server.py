@@ -22,18 +22,16 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ValidationError
 
-from ..core import (
+from ..core.bundle import (
     METADATA_FILE,
     ArtifactError,
-    FeatureSchema,
     ModelBundle,
     ModelMetadata,
-    Outputs,
-    Scored,
     load_bundle,
     resolve_model_dir,
-    score_in_range,
 )
+from ..core.pipeline import Outputs, Scored, score_in_range
+from ..core.schema import FeatureSchema
 from .metrics import ServingMetrics
 from .prediction_log import LoggedBatch, PredictionLog
 from .schemas import MAX_PROBLEMS, Problem, RequestError, problems_from_validation

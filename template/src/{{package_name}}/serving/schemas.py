@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..core import ColumnSchema, FeatureSchema
+from ..core.schema import ColumnSchema, FeatureSchema
 
 #: Problems listed in one error body, at most; the message gives the total count.
 MAX_PROBLEMS = 20

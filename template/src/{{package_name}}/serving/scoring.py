@@ -22,7 +22,9 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ..core import FeatureSchema, Outputs, Task, model_outputs
+from ..core.metrics import Task
+from ..core.pipeline import Outputs, model_outputs
+from ..core.schema import FeatureSchema
 
 Rows = Sequence[Sequence[object]]
 Matrix = npt.NDArray[Any]

@@ -1,47 +1,27 @@
 """The inputs of a run: the reference, the current batch, and how the batch fits the schema.
 
 The reference is a saved model's profile or a data file; the current batch is a CSV/Parquet
-file or the serving prediction log over a time window.
-{%- if tracking == "mlflow" %} A reference model may be a registered version
-(``models:/<name>@<alias>``), fetched from ``MLFLOW_TRACKING_URI`` and verified first.
-{%- endif %}
+file or the serving prediction log over a time window. In a project that tracks with MLflow,
+a reference model may be a registered version (``models:/<name>@<alias>``), fetched from
+``MLFLOW_TRACKING_URI`` and verified first.
 """
 
 import json
 import re
 from collections import Counter
 from collections.abc import Collection, Mapping
-{% if tracking == "mlflow" -%}
 from dataclasses import dataclass, field, replace
-{%- else -%}
-from dataclasses import dataclass, field
-{%- endif %}
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 
-from ..core import (
-    PREDICTION_COLUMN,
-    PROBABILITY_PREFIX,
-    SUFFIXES,
-    DataError,
-    FeatureSchema,
-    ModelBundle,
-    infer_schema,
-{%- if tracking == "mlflow" %}
-    is_model_uri,
-{%- endif %}
-    load_bundle,
-{%- if tracking == "mlflow" %}
-    model_folder,
-{%- endif %}
-    profile_column,
-    read_table,
-{%- if tracking == "mlflow" %}
-    tracking_uri,
-{%- endif %}
-)
+from ..core.bundle import ModelBundle, load_bundle
+from ..core.data import SUFFIXES, read_table
+from ..core.models import is_model_uri, open_model
+from ..core.pipeline import PREDICTION_COLUMN, PROBABILITY_PREFIX
+from ..core.profile import profile_column
+from ..core.schema import DataError, FeatureSchema, infer_schema
 from .report import SchemaReport
 from .statistics import ColumnProfile
 
@@ -60,7 +40,7 @@ MALFORMED = (ValueError, KeyError, TypeError, RecursionError)
 class Reference:
     """Feature schema and profiles, plus the model when the reference is one."""
 
-    source: Path{% if tracking == "mlflow" %} | str  # str: a registered version's URI{% endif %}
+    source: Path | str  # str: a registered version's URI
     schema: FeatureSchema
     features: Mapping[str, ColumnProfile]
     rows: int
@@ -77,39 +57,22 @@ class Reference:
         return self.bundle.metadata.target if self.bundle else None
 
 
-{%- if tracking == "mlflow" %}
-
-
 def load_reference(
     path: Path | str, *, target: str = "target", allow_version_mismatch: bool = False
 ) -> Reference:
     """A model directory or models root (its latest good model), registered version or data.
 
-    A registered version (``models:/<name>@<alias>`` or ``models:/<name>/<n>``) is fetched
-    from ``MLFLOW_TRACKING_URI`` (default ``sqlite:///mlflow.db``) and its digests checked
-    before it is loaded. A data file (CSV/Parquet) is profiled on the fly: every column except
-    ``target`` is a feature, and there is no model, so prediction drift and performance are
-    not judged.
-    """
-    if is_model_uri(path):
-        with model_folder(
-            path, tracking_uri(), allow_version_mismatch=allow_version_mismatch
-        ) as folder:
-            reference = load_reference(folder, allow_version_mismatch=allow_version_mismatch)
-        return replace(reference, source=str(path))
-    path = Path(path)
-{%- else %}
-
-
-def load_reference(
-    path: Path, *, target: str = "target", allow_version_mismatch: bool = False
-) -> Reference:
-    """A model directory or models root (its latest good model), or a CSV/Parquet file.
-
-    A data file is profiled on the fly: every column except ``target`` is a feature, and
+    A registered version (``models:/<name>@<alias>`` or ``models:/<name>/<n>``, in a project
+    that tracks with MLflow) is fetched from ``MLFLOW_TRACKING_URI`` (default
+    ``sqlite:///mlflow.db``) and its digests checked before it is loaded. A data file
+    (CSV/Parquet) is profiled on the fly: every column except ``target`` is a feature, and
     there is no model, so prediction drift and performance are not judged.
     """
-{%- endif %}
+    if is_model_uri(path):
+        with open_model(path, allow_version_mismatch=allow_version_mismatch) as opened:
+            reference = load_reference(opened.folder, allow_version_mismatch=allow_version_mismatch)
+        return replace(reference, source=str(path))
+    path = Path(path)
     if path.suffix.lower() in SUFFIXES:
         frame = read_table(path)
         features = frame.drop(columns=[target], errors="ignore")
