@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "docs" / "hooks")]  # as pytest's pythonpath
 
-from helpers import GIT_ENV, interpreter_for, project_env, run, runner_venv  # noqa: E402
+from runners import GIT_ENV, interpreter_for, project_env, run, runner_venv  # noqa: E402
 
 BIN = Path(sys.executable).parent
 ENV = os.environ | GIT_ENV

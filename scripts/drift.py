@@ -30,8 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "docs" / "hooks")]  # as pytest's pythonpath
 
-from helpers import copier_config, uv_command  # noqa: E402
 from lifecycle import files  # noqa: E402
+from rendering import copier_config  # noqa: E402
+from runners import uv_command  # noqa: E402
 
 PARTS = ("oldest-copier", "newest-deps")
 TAIL = 40  # lines of a failing step's output in the report

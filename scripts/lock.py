@@ -30,14 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "docs" / "hooks")]  # as pytest's pythonpath
 
-from helpers import (  # noqa: E402
-    INTERPRETERS,
-    copier_config,
-    cutoff,
-    render,
-    uv_command,
-    version_key,
-)
+from rendering import copier_config, render  # noqa: E402
+from runners import INTERPRETERS, cutoff, uv_command, version_key  # noqa: E402
 
 LOCKS = ROOT / "locks"
 PYPROJECT = ROOT / "pyproject.toml"

@@ -5,21 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (
-    ANSWER_SETS,
-    MLFLOW_SERVER_SET,
-    TEMPLATE_ROOT,
-    Interpreter,
-    Project,
-    TrainedCopy,
-    empty_mlflow_store,
-    interpreter_for,
-    move_mlflow_store,
-    project_env,
-    render,
-    runner_venv,
-    tracks_with_mlflow,
-)
+from rendering import ANSWER_SETS, MLFLOW_SERVER_SET, TEMPLATE_ROOT, Project, render
+from runners import Interpreter, interpreter_for, project_env, runner_venv, tracks_with_mlflow
+from trained_copy import TrainedCopy, empty_mlflow_store, move_mlflow_store
 
 
 @pytest.fixture(params=list(ANSWER_SETS), scope="session")

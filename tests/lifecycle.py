@@ -13,7 +13,8 @@ from pathlib import Path
 
 from copier import run_update
 
-from helpers import GIT_ENV, TEMPLATE_ROOT, interpreter_for, project_env, run, runner_venv
+from rendering import TEMPLATE_ROOT
+from runners import GIT_ENV, interpreter_for, project_env, run, runner_venv
 
 COPIER = Path(sys.executable).parent / "copier"
 ENV = os.environ | GIT_ENV

@@ -9,17 +9,8 @@ from typing import Any
 
 import pytest
 
-from helpers import (
-    TEMPLATE_ROOT,
-    Project,
-    copier_config,
-    locked_requirements,
-    normalized,
-    render,
-    run,
-    uv_command,
-    version_key,
-)
+from rendering import TEMPLATE_ROOT, Project, copier_config, render
+from runners import locked_requirements, normalized, run, uv_command, version_key
 
 BAD_ANSWERS = {
     "package-starts-with-digit": (

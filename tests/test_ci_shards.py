@@ -5,7 +5,7 @@ import subprocess
 from collections import Counter
 from types import ModuleType
 
-from helpers import TEMPLATE_ROOT
+from rendering import TEMPLATE_ROOT
 
 
 def _load_shard_times() -> ModuleType:

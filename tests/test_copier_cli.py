@@ -3,7 +3,8 @@
 import sys
 from pathlib import Path
 
-from helpers import TEMPLATE_ROOT, copier_config, run
+from rendering import TEMPLATE_ROOT, copier_config
+from runners import run
 
 
 def test_copy_without_trust_renders_and_tells_what_to_run_next(tmp_path: Path) -> None:

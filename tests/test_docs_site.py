@@ -1,6 +1,6 @@
 """The template's docs site: `mkdocs build --strict` passes, and its questions page is generated.
 
-The page must list every question copier asks (``helpers.copier_config``), each with its default
+The page must list every question copier asks (``rendering.copier_config``), each with its default
 and choices, and follow copier.yml when it changes. No renders: each build takes about a second.
 """
 
@@ -16,8 +16,9 @@ import pytest
 import yaml
 from mkdocs.exceptions import PluginError
 
-from helpers import TEMPLATE_ROOT, copier_config, run
 from questions import rules
+from rendering import TEMPLATE_ROOT, copier_config
+from runners import run
 
 ENV = os.environ | {"NO_MKDOCS_2_WARNING": "1"}
 EXTRA_QUESTION = """

@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from helpers import TEMPLATE_ROOT
+from rendering import TEMPLATE_ROOT
 
 sys.path.insert(0, str(TEMPLATE_ROOT / "scripts"))
 from drift import Step, blamed, failures, moved_packages, report

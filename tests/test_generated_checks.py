@@ -11,17 +11,8 @@ from pathlib import Path
 import pytest
 from test_generated_imports import INDEPENDENCE, LAYERS
 
-from helpers import (
-    ANSWER_SETS,
-    JOURNEY_SET,
-    MLFLOW_SERVER_SET,
-    Interpreter,
-    Project,
-    assert_tool_tests_ran,
-    project_env,
-    run,
-    version_key,
-)
+from rendering import ANSWER_SETS, JOURNEY_SET, MLFLOW_SERVER_SET, Project
+from runners import Interpreter, assert_tool_tests_ran, project_env, run, version_key
 
 #: The user journey's `make check` and `pre-commit run --all-files` already type-check, test
 #: (with coverage, on every core) and lint the Markdown of the default render: these checks run

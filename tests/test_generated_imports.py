@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import INDEPENDENCE, LAYERS, Project, project_env, run
+from rendering import INDEPENDENCE, LAYERS, Project
+from runners import project_env, run
 
 
 def _lint_imports(project_dir: Path, venv: Path, expect: int) -> str:

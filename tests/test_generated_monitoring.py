@@ -12,17 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (
-    JOURNEY_SET,
-    TEMPLATE_ROOT,
-    Project,
-    TrainedCopy,
-    empty_mlflow_store,
-    project_env,
-    render,
-    run_python,
-    tracks_with_mlflow,
-)
+from rendering import JOURNEY_SET, TEMPLATE_ROOT, Project, render
+from runners import project_env, tracks_with_mlflow
+from trained_copy import TrainedCopy, empty_mlflow_store, run_python
 
 #: The last release whose bundles profile the model's outputs on its training rows (format 2).
 IN_SAMPLE_RELEASE = "0.10.2"

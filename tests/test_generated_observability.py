@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import Project, TrainedCopy, call_json, demo_records, free_port, wait_until_ready
+from rendering import Project
+from trained_copy import TrainedCopy, call_json, demo_records, free_port, wait_until_ready
 
 #: A metric name where a selector's braces open (rules and dashboards always write braces).
 METRIC = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{")

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Project, TrainedCopy, empty_mlflow_store, project_env, run_python
+from rendering import Project
+from runners import project_env
+from trained_copy import TrainedCopy, empty_mlflow_store, run_python
 
 
 def test_rendered_train_config_trains_the_rendered_task(

@@ -12,14 +12,8 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
-from helpers import (
-    Project,
-    TrainedCopy,
-    call_json,
-    demo_records,
-    free_port,
-    wait_until_ready,
-)
+from rendering import Project
+from trained_copy import TrainedCopy, call_json, demo_records, free_port, wait_until_ready
 
 
 def test_serve_predicts_and_refuses_bad_requests(

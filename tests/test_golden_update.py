@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import MLFLOW_CODE, TEMPLATE_ROOT, render, version_key
 from lifecycle import (
     COPIER,
     ENV,
@@ -34,6 +33,8 @@ from lifecycle import (
     team_module,
     with_conflict_markers,
 )
+from rendering import MLFLOW_CODE, TEMPLATE_ROOT, render
+from runners import version_key
 
 RELEASES = re.findall(
     r"^## \[(\d+\.\d+\.\d+)\] - ", (TEMPLATE_ROOT / "CHANGELOG.md").read_text(), re.M

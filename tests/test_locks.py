@@ -16,16 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (
-    INTERPRETERS,
-    TEMPLATE_ROOT,
-    Project,
-    copier_config,
-    cutoff,
-    run,
-    uv_command,
-    version_key,
-)
+from rendering import TEMPLATE_ROOT, Project, copier_config
+from runners import INTERPRETERS, cutoff, run, uv_command, version_key
 
 sys.path.insert(0, str(TEMPLATE_ROOT / "scripts"))
 from lock import LOCKED_NAME, LOCKS, Variant, variants

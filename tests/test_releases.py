@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run
 from lifecycle import ENV, clone_template, files, git
+from runners import run
 
 # The commit that added the 0.1.0 heading, before `make tags` existed: a fixed fact of history.
 V0_1_0 = "a113dd2d4895997a9abee54a9b1fcf44a291fa11"

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from validate_pyproject.api import Validator
 
-from helpers import (
+from rendering import (
     ANSWER_SETS,
     FOREIGN_TEMPLATES,
     JINJA_LEFTOVER,
@@ -24,13 +24,10 @@ from helpers import (
     Project,
     copier_config,
     expected_files,
-    free_port,
-    project_env,
-    project_requirements,
-    run,
-    uv_command,
     without_text_answers,
 )
+from runners import project_env, project_requirements, run, uv_command
+from trained_copy import free_port
 
 LICENSE_MARKERS = {
     "MIT": "Permission is hereby granted, free of charge",
@@ -48,7 +45,7 @@ def _files(project_dir: Path) -> set[str]:
 
 
 def test_file_set_is_exactly_what_the_answers_call_for(project: Project, project_dir: Path) -> None:
-    """No file missing, no stray file (helpers.expected_files says which, from the answers)."""
+    """No file missing, no stray file (rendering.expected_files says which, from the answers)."""
     files, expected = _files(project_dir), expected_files(project.answers)
     assert not expected - files, f"missing: {sorted(expected - files)}"
     assert not files - expected, f"not expected: {sorted(files - expected)}"

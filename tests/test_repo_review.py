@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from repo_review.processor import process
 
-from helpers import TEMPLATE_ROOT, Project
+from rendering import TEMPLATE_ROOT, Project
 
 
 def test_repo_review_reports_no_failure(project: Project, project_dir: Path) -> None:

@@ -16,15 +16,6 @@ import pytest
 import yaml
 from copier.errors import UnsafeTemplateError
 
-from helpers import (
-    GIT_ENV,
-    GITHUB_FILES,
-    TEMPLATE_ROOT,
-    expected_files,
-    interpreter_for,
-    render,
-    runner_venv,
-)
 from lifecycle import (
     changed_paths,
     clone_template,
@@ -37,6 +28,8 @@ from lifecycle import (
     update,
     with_conflict_markers,
 )
+from rendering import GITHUB_FILES, TEMPLATE_ROOT, expected_files, render
+from runners import GIT_ENV, interpreter_for, runner_venv
 
 # Tags of the test clones: far above real releases, so they never clash with them.
 OLD, NEW = "v100.0.0", "v100.1.0"

@@ -22,19 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (
-    ANSWER_SETS,
-    GIT_ENV,
-    JOURNEY_SET,
-    TEMPLATE_ROOT,
-    assert_tool_tests_ran,
-    locked_versions,
-    normalized,
-    render,
-    run,
-    uv_command,
-    wait_until_ready,
-)
+from rendering import ANSWER_SETS, JOURNEY_SET, TEMPLATE_ROOT, render
+from runners import GIT_ENV, assert_tool_tests_ran, locked_versions, normalized, run, uv_command
+from trained_copy import wait_until_ready
 
 pytestmark = pytest.mark.slow
 
