@@ -73,15 +73,32 @@ def render(template: Path, destination: Path, ref: str = "HEAD", **answers: obje
 #: tests) change: tests/test_render.py checks that a render holds exactly these files plus the
 #: project files of ``expected_files``.
 GENERATED_CODE = """
+    configs/monitoring.yaml
+    configs/train.yaml
+    scripts/bench_alerts.py
+    scripts/bench_core.py
+    scripts/bench_feedback.py
+    scripts/bench_monitoring.py
+    scripts/bench_serving.py
+    scripts/bench_tests.py
+    scripts/update.py
     src/{package}/__init__.py
     src/{package}/__main__.py
-    src/{package}/cli.py
+    src/{package}/cli/__init__.py
+    src/{package}/cli/model.py
+    src/{package}/cli/monitor.py
+    src/{package}/cli/options.py
+    src/{package}/cli/serve.py
     src/{package}/core/__init__.py
     src/{package}/core/bundle.py
     src/{package}/core/config.py
     src/{package}/core/data.py
+    src/{package}/core/estimators.py
+    src/{package}/core/metrics.py
+    src/{package}/core/models.py
     src/{package}/core/pipeline.py
     src/{package}/core/profile.py
+    src/{package}/core/reports.py
     src/{package}/core/schema.py
     src/{package}/core/training.py
     src/{package}/core/workflow.py
@@ -92,21 +109,28 @@ GENERATED_CODE = """
     src/{package}/monitoring/inputs.py
     src/{package}/monitoring/monitor.py
     src/{package}/monitoring/report.py
+    src/{package}/monitoring/samples.py
     src/{package}/monitoring/statistics.py
     src/{package}/monitoring/verdicts.py
     src/{package}/py.typed
     src/{package}/serving/__init__.py
     src/{package}/serving/app.py
     src/{package}/serving/metrics.py
+    src/{package}/serving/middleware.py
     src/{package}/serving/model_server.py
     src/{package}/serving/prediction_log.py
+    src/{package}/serving/routes.py
+    src/{package}/serving/runtime.py
     src/{package}/serving/schemas.py
     src/{package}/serving/scoring.py
     src/{package}/serving/settings.py
     tests/__init__.py
     tests/conftest.py
     tests/integration/__init__.py
+    tests/integration/conftest.py
     tests/integration/test_alert_rates.py
+    tests/integration/test_cli.py
+    tests/integration/test_hostile_requests.py
     tests/integration/test_monitor_cli.py
     tests/integration/test_pipeline.py
     tests/integration/test_server.py
@@ -115,6 +139,8 @@ GENERATED_CODE = """
     tests/unit/core/test_bundle.py
     tests/unit/core/test_config.py
     tests/unit/core/test_data.py
+    tests/unit/core/test_estimators.py
+    tests/unit/core/test_metrics.py
     tests/unit/core/test_pipeline.py
     tests/unit/core/test_profile.py
     tests/unit/core/test_schema.py
@@ -123,6 +149,7 @@ GENERATED_CODE = """
     tests/unit/monitoring/__init__.py
     tests/unit/monitoring/conftest.py
     tests/unit/monitoring/test_config.py
+    tests/unit/monitoring/test_drift_catalogue.py
     tests/unit/monitoring/test_html_report.py
     tests/unit/monitoring/test_inputs.py
     tests/unit/monitoring/test_monitor.py
@@ -138,23 +165,19 @@ GENERATED_CODE = """
     tests/unit/serving/test_schemas.py
     tests/unit/serving/test_scoring.py
     tests/unit/serving/test_settings.py
-    scripts/bench_alerts.py
-    scripts/bench_core.py
-    scripts/bench_feedback.py
-    scripts/bench_monitoring.py
-    scripts/bench_serving.py
-    scripts/bench_tests.py
-    scripts/update.py
-    configs/monitoring.yaml
-    configs/train.yaml
 """
 
 #: Files of the generated code, its tests and docs that only ``tracking: mlflow`` renders hold
 #: (MLflow runs and registry); a ``tracking: none`` render has no trace of MLflow.
 MLFLOW_CODE = """
+    src/{package}/cli/registry.py
     src/{package}/core/tracking.py
+    tests/integration/test_registry_cli.py
     tests/integration/test_tracking_server.py
+    tests/tracking_fixtures.py
     tests/unit/core/test_tracking.py
+    tests/unit/monitoring/test_registered_reference.py
+    tests/unit/serving/test_registered_model.py
     docs/TRACKING.md
 """
 

@@ -98,7 +98,7 @@ def test_derived_defaults_follow_the_project_name(tmp_path: Path) -> None:
     project = render(TEMPLATE_ROOT, tmp_path / "project", project_name="Fraud Score: EU 2!")
     assert project.answers["project_slug"] == "fraud-score-eu-2"
     assert project.answers["package_name"] == "fraud_score_eu_2"
-    assert (project.directory / "src" / "fraud_score_eu_2" / "cli.py").is_file()
+    assert (project.directory / "src" / "fraud_score_eu_2" / "cli" / "__init__.py").is_file()
 
 
 def _reserved(name: str) -> list[str]:

@@ -21,7 +21,7 @@ def test_copy_without_trust_renders_and_tells_what_to_run_next(tmp_path: Path) -
             str(destination),
         ]
     )
-    assert (destination / "src" / "my_mlops_project" / "cli.py").is_file()
+    assert (destination / "src" / "my_mlops_project" / "cli" / "__init__.py").is_file()
     assert "make install" in completed.stdout + completed.stderr
     assert "make check" in completed.stdout + completed.stderr
 

@@ -2,7 +2,9 @@
 
 Adding an estimator is one entry in :data:`ESTIMATORS` (the scikit-learn class per task, the
 project's defaults and the types its fitted model holds beyond skops' safe set) plus its name
-in a config. Classes are imported only when a model is built, so reading a config stays fast.
+in a config: the config's validation, training, ``trusted_types`` (what loading a model
+accepts) and ``scripts/bench_alerts.py`` read the table. Classes are imported only when a
+model is built, so reading a config stays fast.
 """
 
 import importlib
@@ -91,8 +93,12 @@ def trusted_types() -> frozenset[str]:
 def build_estimator(
     task: Task, name: str, params: Mapping[str, Any], *, seed: int
 ) -> "BaseEstimator":
-    """An unfitted estimator: its defaults, then ``params``, seeded with ``seed``."""
-    spec = ESTIMATORS[name]
+    """An unfitted estimator: its defaults, then ``params``; ``random_state=seed`` if it has one."""
+    spec = ESTIMATORS.get(name)
+    if spec is None:
+        raise ValueError(f"{name!r} is not a known estimator; use one of {list(ESTIMATORS)}")
     if task not in spec.classes:
         raise ValueError(f"estimator {name!r} does not support task {task!r}")
-    return spec.factory(task)(**{**spec.defaults, "random_state": seed, **params})
+    factory = spec.factory(task)
+    seeded = {"random_state": seed} if "random_state" in factory().get_params() else {}
+    return factory(**{**spec.defaults, **seeded, **params})

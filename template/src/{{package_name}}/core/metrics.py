@@ -8,9 +8,10 @@ first use, so reading a config stays fast.
 """
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, Literal, TypeVar, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -93,12 +94,50 @@ METRICS: Mapping[str, Metric] = {
 
 #: The metric that ranks two models of a task (``promote --if-better``'s default).
 PRIMARY_METRICS: Mapping[Task, str] = {"classification": "roc_auc", "regression": "rmse"}
-#: Metrics each task reports (and a quality gate may bound).
-METRIC_NAMES: Mapping[Task, tuple[str, ...]] = {
-    task: tuple(name for name, metric in METRICS.items() if metric.task == task) for task in TASKS
-}
-#: Metrics where a lower value is better; every other metric is better higher.
-LOWER_IS_BETTER = frozenset(name for name, metric in METRICS.items() if metric.lower_is_better)
+
+
+_Item = TypeVar("_Item")
+
+
+class _MetricNames(Mapping[Task, tuple[str, ...]]):
+    """Names of each task's metrics, read from :data:`METRICS` on every look-up."""
+
+    def __getitem__(self, task: Task) -> tuple[str, ...]:
+        if task not in TASKS:
+            raise KeyError(task)
+        return tuple(name for name, metric in METRICS.items() if metric.task == task)
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(TASKS)
+
+    def __len__(self) -> int:
+        return len(TASKS)
+
+
+class _LowerIsBetter(AbstractSet[str]):
+    """Names of the metrics where lower is better, read from :data:`METRICS` on every look-up."""
+
+    def __contains__(self, name: object) -> bool:
+        metric = METRICS.get(name) if isinstance(name, str) else None
+        return metric is not None and metric.lower_is_better
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, metric in METRICS.items() if metric.lower_is_better)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[_Item]) -> frozenset[_Item]:
+        """Set operations (``|``, ``&``, ``-``) give plain frozensets."""
+        return frozenset(it)
+
+
+#: Metrics each task reports (and a quality gate may bound): derived from :data:`METRICS`.
+METRIC_NAMES: Mapping[Task, tuple[str, ...]] = _MetricNames()
+#: Metrics where a lower value is better (every other metric is better higher): derived
+#: from :data:`METRICS`.
+LOWER_IS_BETTER: AbstractSet[str] = _LowerIsBetter()
 
 
 def task_metrics(outcome: Outcome, task: Task) -> dict[str, float]:

@@ -1,11 +1,25 @@
-"""Monitoring configuration: ``configs/monitoring.yaml`` parsed into strict pydantic models."""
+"""Monitoring configuration: ``configs/monitoring.yaml`` parsed into strict pydantic models.
 
+The keys of the drift statistics' thresholds come from the catalogue
+(:data:`~.statistics.DRIFT_STATISTICS`), so a statistic added there is configured here too.
+"""
+
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, InitErrorDetails
 
 from ..core.config import ConfigError, config_problems, read_yaml_mapping
+from .statistics import DRIFT_STATISTICS, thresholds_keys
 
 DEFAULT_MONITORING_CONFIG = Path("configs/monitoring.yaml")
 
@@ -19,29 +33,101 @@ class _Strict(BaseModel):
 
 
 class Band(_Strict):
-    """A statistic warns at ``warn`` and alerts at ``alert`` (both inclusive)."""
+    """A statistic warns at ``warn`` and alerts at ``alert`` (both inclusive).
+
+    For a statistic where higher is worse ``warn`` must not exceed ``alert``, for one where
+    lower is worse it must not be below it (the drift config checks the order).
+    """
 
     warn: float = Field(ge=0.0)
     alert: float = Field(ge=0.0)
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.warn > self.alert:
-            raise ValueError(f"warn ({self.warn}) must not exceed alert ({self.alert})")
-        return self
-
 
 class DriftConfig(_Strict):
-    """Thresholds of the per-column drift statistics."""
+    """The distribution tests' settings and a band per judged drift statistic.
+
+    Every judged statistic of the catalogue (:data:`~.statistics.DRIFT_STATISTICS`) has its
+    thresholds under its key (``psi: {warn: 0.1, alert: 0.2}``); a key left out takes the
+    catalogue's defaults, and a key the catalogue does not know is refused.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    #: The bands, by thresholds key (pydantic's extra fields, validated as bands).
+    __pydantic_extra__: dict[str, Band] = Field(init=False)
 
     p_value: float = Field(default=0.05, gt=0.0, lt=1.0)
     correction: Literal["bh", "bonferroni"] = "bh"
-    psi: Band = Band(warn=0.1, alert=0.2)
     psi_epsilon: float = Field(default=1e-4, gt=0.0, lt=0.01)
-    jensen_shannon: Band = Band(warn=0.05, alert=0.1)
-    wasserstein: Band = Band(warn=0.05, alert=0.1)
-    missing_share_change: Band = Band(warn=0.05, alert=0.1)
-    unseen_share: Band = Band(warn=0.01, alert=0.05)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _bands(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Accept a band per catalogued statistic, with defaults, in the order it breaches."""
+        if not isinstance(data, Mapping):
+            return handler(data)
+        keys = thresholds_keys()
+        unknown = [key for key in data if key not in cls.model_fields and key not in keys]
+        defaults = {
+            key: Band(warn=spec.warn, alert=spec.alert)
+            for key, spec in ((key, DRIFT_STATISTICS[name]) for key, name in keys.items())
+            if spec.warn is not None and spec.alert is not None
+        }
+        known = {key: value for key, value in data.items() if key not in unknown}
+        problems: list[InitErrorDetails] = []
+        try:
+            config = handler(defaults | known)
+        except ValidationError as error:
+            problems = [_init_error(problem) for problem in error.errors()]
+        for key, value in known.items():
+            band = _band_or_none(value) if key in keys else None
+            if band is not None and _misordered(band, DRIFT_STATISTICS[keys[key]].higher_is_worse):
+                problems.append(_order_error(key, band))
+        problems += [
+            {"type": "extra_forbidden", "loc": (key,), "input": data[key]} for key in unknown
+        ]
+        if problems:
+            raise ValidationError.from_exception_data(cls.__name__, problems)
+        return config
+
+    def band(self, statistic: str) -> Band:
+        """The thresholds of ``statistic`` (a catalogued name): configured or the default."""
+        spec = DRIFT_STATISTICS[statistic]
+        configured = (self.__pydantic_extra__ or {}).get(spec.thresholds_key or statistic)
+        if configured is not None:
+            return configured
+        if spec.warn is None or spec.alert is None:
+            raise ValueError(f"drift statistic {statistic!r} is not judged: it has no thresholds")
+        return Band(warn=spec.warn, alert=spec.alert)
+
+
+def _band_or_none(value: object) -> Band | None:
+    """``value`` as a band, or None when it is none (pydantic reports why)."""
+    try:
+        return Band.model_validate(value)
+    except ValidationError:
+        return None
+
+
+def _misordered(band: Band, higher_is_worse: bool) -> bool:
+    return band.warn > band.alert if higher_is_worse else band.warn < band.alert
+
+
+def _order_error(key: str, band: Band) -> InitErrorDetails:
+    relation = "exceed" if band.warn > band.alert else "be below"
+    problem = ValueError(f"warn ({band.warn}) must not {relation} alert ({band.alert})")
+    return {"type": "value_error", "loc": (key,), "input": band, "ctx": {"error": problem}}
+
+
+def _init_error(problem: ErrorDetails) -> InitErrorDetails:
+    """A problem pydantic found, to be raised again with others."""
+    details: InitErrorDetails = {
+        "type": problem["type"],
+        "loc": problem["loc"],
+        "input": problem["input"],
+    }
+    if "ctx" in problem:
+        details["ctx"] = problem["ctx"]
+    return details
 
 
 class PerformanceConfig(_Strict):
@@ -70,7 +156,8 @@ class AlertingConfig(_Strict):
 class MonitoringConfig(_Strict):
     """Everything one monitoring run needs besides its inputs."""
 
-    drift: DriftConfig = DriftConfig()
+    #: Built when a config is, so the bands follow the catalogue.
+    drift: DriftConfig = Field(default_factory=DriftConfig)
     performance: PerformanceConfig = PerformanceConfig()
     alerting: AlertingConfig = AlertingConfig()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..core.data import write_text_atomically
 from .report import Bin, ColumnReport, MonitoringReport, Statistic
+from .statistics import DRIFT_STATISTICS
 
 REPORT_HTML = "report.html"
 STYLE = """
@@ -132,7 +133,8 @@ def _column(column: ColumnReport) -> str:
 
 def _statistics(statistics: Sequence[Statistic]) -> str:
     rows = "".join(
-        f"<tr><td>{escape(s.name)}</td><td>{_number(s.value)}</td><td>{_number(s.warn)}</td>"
+        f"<tr><td{_meaning(s.name)}>{escape(s.name)}</td><td>{_number(s.value)}</td>"
+        f"<td>{_number(s.warn)}</td>"
         f"<td>{_number(s.alert)}</td><td>{escape(s.status)}</td></tr>"
         for s in statistics
     )
@@ -140,6 +142,12 @@ def _statistics(statistics: Sequence[Statistic]) -> str:
         "<table><tr><th>statistic</th><th>value</th><th>warn</th><th>alert</th>"
         f"<th>verdict</th></tr>{rows}</table>"
     )
+
+
+def _meaning(statistic: str) -> str:
+    """A catalogued statistic's label, shown when the pointer rests on its name."""
+    spec = DRIFT_STATISTICS.get(statistic)
+    return f" title='{escape(spec.label)}'" if spec else ""
 
 
 def _bar_chart(bins: Sequence[Bin], *, width: int = 640, height: int = 180) -> str:

@@ -1,52 +1,59 @@
-"""Drift statistics of a batch against reference profiles: numeric and categorical columns.
+"""Drift statistics of a batch against reference profiles, and their catalogue.
 
-**Numeric columns** are compared all at once. Their current values are sorted in one
-``np.sort`` call (a 2-D array, one row per column); each column's reference grid (the distinct
-values of its sketch) is then located in its sorted values with ``np.searchsorted``: a thousand
-look-ups per column, not one per value. Everything else is computed on 2-D arrays:
+:data:`DRIFT_STATISTICS` is the one table of drift statistics: for each name, the kinds of
+column it applies to (a function per kind, reading a :class:`~.samples.NumericSample` or
+:class:`~.samples.CategoricalSample`), its default warn and alert thresholds, whether higher
+is worse, its role in a column's verdict and what it means. The monitoring config (``drift:``),
+the verdicts, ``report.json`` and ``report.html`` read it, and serving's drift gauges show
+whatever the report holds: adding a statistic is one entry here, plus a line under ``drift:``
+in ``configs/monitoring.yaml`` when its default thresholds do not suit.
 
-* **KS**: the two-sample Kolmogorov-Smirnov statistic is the largest gap between the two
-  empirical CDFs. Both are step functions, so the gap is largest at a grid point or just
-  before one, where the counts give it exactly: identical to ``scipy.stats.ks_2samp`` on the
-  sketch and the current values. The p-value is scipy's asymptotic one,
-  ``scipy.stats.kstwo.sf(D, round(m * n / (m + n)))``, as ``ks_2samp(method="asymp")``.
-* **PSI** on the reference decile bins (their edges are grid points), with ``epsilon`` in
-  place of empty shares.
-* **Jensen-Shannon distance** (base 2, so within [0, 1]) on the same bins, by
-  ``scipy.spatial.distance.jensenshannon``.
-* **Wasserstein-1** between the sketch and the current values (the area between the CDFs, as
-  ``scipy.stats.wasserstein_distance``), from prefix sums of the sorted values, divided by the
-  reference standard deviation.
+Besides the catalogued statistics, each column gets a distribution test whose corrected
+p-value decides significance:
+
+* **Numeric columns**, all at once (see :mod:`.samples`): the two-sample Kolmogorov-Smirnov
+  statistic is the largest gap between the two empirical CDFs. Both are step functions, so the
+  gap is largest at a grid point or just before one, where the counts give it exactly:
+  identical to ``scipy.stats.ks_2samp`` on the sketch and the current values. The p-value is
+  scipy's asymptotic one, ``scipy.stats.kstwo.sf(D, round(m * n / (m + n)))``, as
+  ``ks_2samp(method="asymp")``. Catalogued: PSI on the reference decile bins (``epsilon`` in
+  place of empty shares), the Jensen-Shannon distance (base 2, so within [0, 1]) on the same
+  bins, by ``scipy.spatial.distance.jensenshannon``, and the Wasserstein-1 distance (as
+  ``scipy.stats.wasserstein_distance``), also divided by the reference standard deviation.
+* **Categorical columns**, one at a time: Pearson's chi-squared test of homogeneity
+  (``scipy.stats.chi2_contingency``). Catalogued: PSI over the reference categories plus
+  :data:`UNSEEN`, and the share of unseen categories.
 
 Why not a loop over scipy: measured with ``scripts/bench_monitoring.py`` (30 features,
 1,001-value sketches, a quiet 2-core machine), all five numbers here take 1.7x (10,000 rows) and
 2.4x (100,000 rows) less time than ``ks_2samp(method="asymp")`` alone, and 3.5x and 8.7x less
 than scipy computing the same numbers column by column (``ks_2samp``, ``wasserstein_distance``,
 ``np.histogram`` shares, ``jensenshannon``); at 100,000 rows 82 ms, 193 ms and 711 ms. The
-values agree with scipy's to 1e-13.
-
-Columns are processed in blocks of about :data:`BLOCK_VALUES` values to bound memory.
-
-**Categorical columns** are compared one at a time: Pearson's chi-squared test of homogeneity
-(``scipy.stats.chi2_contingency``), PSI over the reference categories plus :data:`UNSEEN`, and
-the share of unseen categories.
+values agree with scipy's to 1e-13. Columns are processed in blocks of about
+:data:`BLOCK_VALUES` values to bound memory.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Self
+from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, kstwo
 
 from ..core.profile import CategoricalProfile, NumericProfile
+from .samples import (
+    CategoricalSample,
+    Floats,
+    Ints,
+    NumericSample,
+    ReferenceGrid,
+    Sample,
+    numeric_sample,
+)
 
 ColumnProfile = NumericProfile | CategoricalProfile
-Floats = npt.NDArray[np.float64]
-Ints = npt.NDArray[np.int64]
 
 #: Values sorted per block of columns: bounds memory at a few arrays of this many floats.
 BLOCK_VALUES = 1 << 22
@@ -54,54 +61,128 @@ BLOCK_VALUES = 1 << 22
 UNSEEN = "(unseen)"
 
 
+Kind = Literal["numeric", "categorical"]
+#: How a statistic counts in a column's verdict: a ``distance`` alerts only when the column's
+#: test rejects too (significance and size); a ``share`` (missing, unseen) alerts on its own;
+#: ``info`` is shown and never judged.
+StatisticRole = Literal["distance", "share", "info"]
+
+
 @dataclass(frozen=True)
-class ReferenceGrid:
-    """Reference sketches of several numeric columns as padded 2-D arrays, one row each.
+class DriftStatistic:
+    """One drift statistic: what it means, how it is computed for each kind, its thresholds."""
 
-    ``points`` holds each column's distinct sorted sketch values followed by ``+inf``
-    padding; ``cumulative`` the number of sketch values at or below each point.
-    """
+    #: One line for people (the report page shows it).
+    label: str
+    role: StatisticRole
+    #: The statistic of a block of numeric columns (one value per row), if it applies to them.
+    numeric: Callable[[NumericSample], Floats] | None = None
+    #: The statistic of a categorical column (an array of one value), if it applies to them.
+    categorical: Callable[[CategoricalSample], Floats] | None = None
+    #: Default thresholds (``drift.<key>: {warn, alert}`` in the config overrides them).
+    warn: float | None = None
+    alert: float | None = None
+    #: Breaches at or above its thresholds (a distance); False: at or below them.
+    higher_is_worse: bool = True
+    #: Key of its thresholds under ``drift:`` in the config, when it is not the name.
+    thresholds_key: str | None = None
+    #: False when it has a value for a column without current values (e.g. missing shares).
+    needs_values: bool = True
 
-    points: Floats
-    cumulative: Ints
-    sizes: Ints
-    distinct: Ints
-    edge_index: Ints
-    bin_shares: Floats
-    scale: Floats
+    def __post_init__(self) -> None:
+        """Refuse an entry whose thresholds do not fit its role, or that applies to nothing."""
+        judged = self.role != "info"
+        if (self.warn is not None, self.alert is not None) != (judged, judged):
+            needs = "needs warn and alert thresholds" if judged else "has no thresholds"
+            raise ValueError(f"a statistic of role {self.role!r} {needs}")
+        if self.numeric is None and self.categorical is None:
+            raise ValueError("a drift statistic needs a function for at least one kind")
 
     @property
-    def columns(self) -> int:
-        """Number of columns."""
-        return int(self.sizes.size)
+    def kinds(self) -> tuple[Kind, ...]:
+        """Kinds of column it applies to."""
+        numeric: tuple[Kind, ...] = ("numeric",) if self.numeric is not None else ()
+        return numeric + (("categorical",) if self.categorical is not None else ())
 
-    @classmethod
-    def from_profiles(cls, profiles: Sequence[NumericProfile]) -> Self:
-        """Build the grid; every inner bin edge must be a value of its column's sketch."""
-        distinct = [np.unique(np.asarray(profile.sketch, dtype=np.float64)) for profile in profiles]
-        if any(values.size == 0 or not np.isfinite(values).all() for values in distinct):
-            raise ValueError("every reference sketch needs at least one value, all finite")
-        width = max((values.size for values in distinct), default=0) + 1
-        bins = max((len(profile.bin_shares) for profile in profiles), default=1)
-        points = np.full((len(profiles), width), np.inf)
-        cumulative = np.zeros((len(profiles), width), dtype=np.int64)
-        edge_index = np.full((len(profiles), bins - 1), width - 1, dtype=np.int64)
-        shares = np.zeros((len(profiles), bins))
-        for row, (profile, values) in enumerate(zip(profiles, distinct, strict=True)):
-            sample = np.asarray(profile.sketch, dtype=np.float64)
-            points[row, : values.size] = values
-            cumulative[row] = np.searchsorted(np.sort(sample), points[row], side="right")
-            inner = np.asarray(profile.bin_edges[1:-1], dtype=np.float64)
-            index = np.searchsorted(values, inner)
-            found = values[np.minimum(index, values.size - 1)]
-            if (index >= values.size).any() or (found != inner).any():
-                raise ValueError("reference bin edges must be values of the reference sketch")
-            edge_index[row, : inner.size] = index
-            shares[row, : len(profile.bin_shares)] = profile.bin_shares
-        sizes = np.asarray([len(profile.sketch) for profile in profiles], dtype=np.int64)
-        counts = np.asarray([values.size for values in distinct], dtype=np.int64)
-        scale = np.asarray([profile.std if profile.std > 0 else 1.0 for profile in profiles])
-        return cls(points, cumulative, sizes, counts, edge_index, shares, scale)
+
+def psi(sample: Sample) -> Floats:
+    """Population Stability Index over the bins; empty shares count as ``epsilon``."""
+    return _psi(sample.reference_shares, sample.current_shares, sample.epsilon)
+
+
+def missing_share_change(sample: Sample) -> Floats:
+    """Absolute change of the missing share (NaN for a column of no value at all)."""
+    total = sample.rows + sample.missing
+    change: Floats = np.abs(sample.missing / total - sample.missing_share_reference)
+    return change
+
+
+def _jensen_shannon(sample: NumericSample) -> Floats:
+    found = jensenshannon(sample.reference_shares, sample.current_shares, axis=1, base=2.0)
+    return np.asarray(found, dtype=np.float64)
+
+
+def _unseen_share(sample: CategoricalSample) -> Floats:
+    return sample.current_shares[:, -1]
+
+
+#: Every drift statistic, by the name the report, the config and the dashboards use, in the
+#: order the report lists them.
+DRIFT_STATISTICS: Mapping[str, DriftStatistic] = {
+    "psi": DriftStatistic(
+        "Population Stability Index on the reference bins",
+        "distance",
+        numeric=psi,
+        categorical=psi,
+        warn=0.1,
+        alert=0.2,
+    ),
+    "jensen_shannon": DriftStatistic(
+        "Jensen-Shannon distance on the reference decile bins (base 2: 0 same, 1 disjoint)",
+        "distance",
+        numeric=_jensen_shannon,
+        warn=0.05,
+        alert=0.1,
+    ),
+    "wasserstein_normalized": DriftStatistic(
+        "Wasserstein-1 distance in reference standard deviations",
+        "distance",
+        numeric=lambda sample: sample.wasserstein / sample.reference.scale,
+        warn=0.05,
+        alert=0.1,
+        thresholds_key="wasserstein",
+    ),
+    "wasserstein": DriftStatistic(
+        "Wasserstein-1 distance in the column's unit",
+        "info",
+        numeric=lambda sample: sample.wasserstein,
+    ),
+    "missing_share_change": DriftStatistic(
+        "absolute change of the share of missing values",
+        "share",
+        numeric=missing_share_change,
+        categorical=missing_share_change,
+        warn=0.05,
+        alert=0.1,
+        needs_values=False,
+    ),
+    "unseen_share": DriftStatistic(
+        "share of values in categories the reference never saw",
+        "share",
+        categorical=_unseen_share,
+        warn=0.01,
+        alert=0.05,
+    ),
+}
+
+
+def thresholds_keys() -> dict[str, str]:
+    """The statistic each key of the config's ``drift:`` thresholds belongs to."""
+    return {
+        spec.thresholds_key or name: name
+        for name, spec in DRIFT_STATISTICS.items()
+        if spec.role != "info"
+    }
 
 
 @dataclass(frozen=True)
@@ -112,11 +193,16 @@ class NumericStatistics:
     missing: Ints
     ks_statistic: Floats
     ks_p_value: Floats
-    psi: Floats
-    jensen_shannon: Floats
-    wasserstein: Floats
-    wasserstein_normalized: Floats
     bin_shares: Floats
+    #: Every catalogued statistic of numeric columns, by name; also ``found.<name>``.
+    values: dict[str, Floats]
+
+    def __getattr__(self, name: str) -> Floats:
+        """A catalogued statistic by name, e.g. ``found.psi``."""
+        values: dict[str, Floats] = self.__dict__.get("values", {})
+        if name not in values:
+            raise AttributeError(f"{type(self).__name__} has no statistic {name!r}")
+        return values[name]
 
 
 def numeric_statistics(
@@ -124,7 +210,8 @@ def numeric_statistics(
 ) -> NumericStatistics:
     """Compare ``values`` (shape ``(columns, rows)``) with ``profiles``, column by column.
 
-    NaN and infinite values count as missing; a column without values gets NaN statistics.
+    NaN and infinite values count as missing; a column without values gets NaN statistics
+    (but those that do not need values, such as the missing share's change).
     """
     grid = ReferenceGrid.from_profiles(profiles)
     if values.ndim != 2 or values.shape[0] != grid.columns:
@@ -133,146 +220,74 @@ def numeric_statistics(
         raise ValueError("no current rows to compare")
     block = max(1, BLOCK_VALUES // max(values.shape[1], 1))
     parts = [
-        _block_statistics(grid, values, slice(start, start + block), epsilon)
+        _block_statistics(
+            grid.block(slice(start, start + block)), values[start : start + block], epsilon
+        )
         for start in range(0, grid.columns, block)
     ]
+    arrays = [field.name for field in fields(NumericStatistics) if field.name != "values"]
     return NumericStatistics(
-        **{
-            field.name: np.concatenate([getattr(part, field.name) for part in parts])
-            for field in fields(NumericStatistics)
-        }
+        **{name: np.concatenate([getattr(part, name) for part in parts]) for name in arrays},
+        values={
+            name: np.concatenate([part.values[name] for part in parts]) for name in parts[0].values
+        },
     )
 
 
-def _block_statistics(
-    grid: ReferenceGrid, values: Floats, block: slice, epsilon: float
-) -> NumericStatistics:
-    """Statistics of the columns in ``block``."""
-    ordered = values[block]
-    ordered = np.where(np.isfinite(ordered), ordered, np.nan)
-    ordered.sort(axis=1)
-    rows = np.count_nonzero(~np.isnan(ordered), axis=1).astype(np.int64)
-    points, cumulative, sizes = grid.points[block], grid.cumulative[block], grid.sizes[block]
-    at = np.empty(points.shape, dtype=np.int64)
-    before = np.empty(points.shape, dtype=np.int64)
-    for row in range(points.shape[0]):
-        present = ordered[row, : rows[row]]
-        at[row] = np.searchsorted(present, points[row], side="right")
-        before[row] = np.searchsorted(present, points[row], side="left")
+def _block_statistics(grid: ReferenceGrid, values: Floats, epsilon: float) -> NumericStatistics:
+    """Statistics of the columns of ``values``, whose references are ``grid``."""
+    sample = numeric_sample(grid, values, epsilon=epsilon)
+    rows, sizes = sample.rows, grid.sizes
     with np.errstate(divide="ignore", invalid="ignore"):
         size = rows[:, None].astype(np.float64)
-        reference = cumulative / sizes[:, None]
+        reference = sample.reference_cdf
         previous = np.hstack([np.zeros((reference.shape[0], 1)), reference[:, :-1]])
         gaps = np.maximum(
-            np.abs(reference - at / size).max(axis=1),
-            np.abs(previous - before / size).max(axis=1),
+            np.abs(reference - sample.at / size).max(axis=1),
+            np.abs(previous - sample.before / size).max(axis=1),
         )
         ks_statistic = np.clip(gaps, 0.0, 1.0)
         big = np.maximum(sizes, rows).astype(np.float64)
         small = np.minimum(sizes, rows).astype(np.float64)
         effective = np.maximum(np.round(big * small / (big + small)), 1.0)
         ks_p_value = np.clip(kstwo.sf(ks_statistic, effective), 0.0, 1.0)
-        shares = _bin_shares(grid.edge_index[block], before, rows)
-        psi = _psi(grid.bin_shares[block], shares, epsilon)
-        jensen_shannon = np.asarray(
-            jensenshannon(grid.bin_shares[block], shares, axis=1, base=2.0), dtype=np.float64
-        )
-        wasserstein = _wasserstein(
-            ordered, rows, points, grid.distinct[block], reference, (at, before)
-        )
+        found = {
+            name: _computed(name, spec.numeric(sample), rows.size)
+            for name, spec in DRIFT_STATISTICS.items()
+            if spec.numeric is not None
+        }
     empty = rows == 0
-    for statistic in (ks_statistic, ks_p_value, psi, jensen_shannon, wasserstein):
+    for statistic in (ks_statistic, ks_p_value):
         statistic[empty] = np.nan
+    for name, statistic in found.items():
+        if DRIFT_STATISTICS[name].needs_values:
+            statistic[empty] = np.nan
     return NumericStatistics(
         rows=rows,
-        missing=values.shape[1] - rows,
+        missing=sample.missing,
         ks_statistic=ks_statistic,
         ks_p_value=ks_p_value,
-        psi=psi,
-        jensen_shannon=jensen_shannon,
-        wasserstein=wasserstein,
-        wasserstein_normalized=wasserstein / grid.scale[block],
-        bin_shares=shares,
+        bin_shares=sample.current_shares,
+        values=found,
     )
 
 
-def _bin_shares(edge_index: Ints, before: Ints, rows: Ints) -> Floats:
-    """Share of the current values in each reference decile bin."""
-    before_edges = np.take_along_axis(before, edge_index, axis=1)
-    total = rows[:, None]
-    bounds = np.hstack([np.zeros_like(total), before_edges, total])
-    shares: Floats = np.diff(bounds, axis=1) / total
-    return shares
+def _computed(name: str, values: Floats, columns: int) -> Floats:
+    """A statistic's values as a fresh float array of one value per column."""
+    found = np.array(values, dtype=np.float64).reshape(-1)
+    if found.shape != (columns,):
+        raise ValueError(
+            f"drift statistic {name!r} gave {found.size} value(s) for {columns} column(s)"
+        )
+    return found
 
 
 def _psi(reference: Floats, current: Floats, epsilon: float) -> Floats:
     """Population Stability Index along the last axis; empty shares count as ``epsilon``."""
     expected = np.maximum(reference, epsilon)
     actual = np.maximum(current, epsilon)
-    psi: Floats = ((actual - expected) * np.log(actual / expected)).sum(axis=-1)
-    return psi
-
-
-def _wasserstein(
-    ordered: Floats,
-    rows: Ints,
-    points: Floats,
-    distinct: Ints,
-    reference: Floats,
-    counts: tuple[Ints, Ints],
-) -> Floats:
-    """Area between the reference and current CDFs, exactly, from the sorted current values.
-
-    Between two grid points the reference CDF is a constant ``level``; the area there is
-    split where the current CDF crosses ``level`` (at the current value of that rank), so each
-    part is ``|level * width - integral of the current CDF|``, and the integrals come from
-    prefix sums of the sorted values. ``counts`` are the current values at or below, and
-    below, each grid point.
-    """
-    at, before = counts
-    size = rows[:, None].astype(np.float64)
-    prefix = np.zeros((ordered.shape[0], ordered.shape[1] + 1))
-    # Missing values sort last: prefix sums are only read up to each column's value count.
-    np.cumsum(ordered, axis=1, out=prefix[:, 1:])
-
-    def integral(left: Floats, right: Floats, lower: Ints, upper: Ints) -> Floats:
-        """Integral of the current CDF over [left, right].
-
-        ``lower`` values lie at or below ``left``; those of rank ``lower`` to ``upper - 1``
-        lie between ``left`` and ``right``.
-        """
-        sums = np.take_along_axis(prefix, upper, axis=1) - np.take_along_axis(prefix, lower, axis=1)
-        result: Floats = (lower * (right - left) + (upper - lower) * right - sums) / size
-        return result
-
-    last = (distinct - 1)[:, None]
-    lowest, highest = points[:, :1], np.take_along_axis(points, last, axis=1)
-    under, over = before[:, :1], np.take_along_axis(at, last, axis=1)
-    total = rows[:, None]
-    tails = (under * lowest - np.take_along_axis(prefix, under, axis=1)) + (
-        np.take_along_axis(prefix, total, axis=1)
-        - np.take_along_axis(prefix, over, axis=1)
-        - (total - over) * highest
-    )
-    inside = np.arange(points.shape[1] - 1)[None, :] < last
-    left = np.where(inside, points[:, :-1], 0.0)
-    right = np.where(inside, points[:, 1:], 0.0)
-    level = reference[:, :-1]
-    lower, upper = at[:, :-1], before[:, 1:]
-    crossing = (lower < level * size) & (level * size < upper)
-    rank = np.ceil(level * size).astype(np.int64) - 1
-    rank = np.minimum(np.clip(rank, lower, np.maximum(upper - 1, lower)), ordered.shape[1] - 1)
-    split = np.where(crossing, np.take_along_axis(ordered, rank, axis=1), left)
-    crossed = (
-        level * (split - left)
-        - integral(left, split, lower, rank)
-        + integral(split, right, rank, upper)
-        - level * (right - split)
-    )
-    plain = np.abs(integral(left, right, lower, upper) - level * (right - left))
-    area = np.where(inside, np.where(crossing, crossed, plain), 0.0).sum(axis=1)
-    result: Floats = tails[:, 0] / size[:, 0] + area
-    return result
+    index: Floats = ((actual - expected) * np.log(actual / expected)).sum(axis=-1)
+    return index
 
 
 @dataclass(frozen=True)
@@ -283,11 +298,18 @@ class CategoricalStatistics:
     missing: int
     chi2_statistic: float | None
     chi2_p_value: float | None
-    psi: float | None
-    unseen_share: float | None
     labels: list[str]
     reference_shares: list[float]
     current_shares: list[float] | None
+    #: Every catalogued statistic of categorical columns, by name; also ``found.<name>``.
+    values: dict[str, float | None]
+
+    def __getattr__(self, name: str) -> float | None:
+        """A catalogued statistic by name, e.g. ``found.psi``."""
+        values: dict[str, float | None] = self.__dict__.get("values", {})
+        if name not in values:
+            raise AttributeError(f"{type(self).__name__} has no statistic {name!r}")
+        return values[name]
 
 
 def categorical_statistics(
@@ -305,29 +327,47 @@ def categorical_statistics(
     reference_shares = np.asarray([frequencies[label] for label in labels[:-1]] + [0.0])
     present = values.dropna().astype(str)
     missing = int(values.size - present.size)
-    if present.empty:
-        return CategoricalStatistics(
-            0, missing, None, None, None, None, labels, reference_shares.tolist(), None
-        )
     counts = present.value_counts()
     current = np.asarray([int(counts.get(label, 0)) for label in labels[:-1]] + [0])
     current[-1] = present.size - current.sum()
-    table = np.vstack([np.rint(reference_shares * profile.count), current])
-    table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] < 2:
-        statistic, p_value = 0.0, 1.0
-    else:
-        result = chi2_contingency(table, correction=False)
-        statistic, p_value = float(result.statistic), float(result.pvalue)
-    current_shares = current / present.size
+    statistic, p_value, current_shares = None, None, None
+    if not present.empty:
+        table = np.vstack([np.rint(reference_shares * profile.count), current])
+        table = table[:, table.sum(axis=0) > 0]
+        if table.shape[1] < 2:
+            statistic, p_value = 0.0, 1.0
+        else:
+            result = chi2_contingency(table, correction=False)
+            statistic, p_value = float(result.statistic), float(result.pvalue)
+        current_shares = current / present.size
+    sample = CategoricalSample(
+        labels=labels,
+        reference_shares=reference_shares[None, :],
+        current_shares=np.zeros((1, len(labels)))
+        if current_shares is None
+        else current_shares[None, :],
+        rows=np.asarray([present.size], dtype=np.int64),
+        missing=np.asarray([missing], dtype=np.int64),
+        missing_share_reference=np.asarray([profile.missing_share]),
+        epsilon=epsilon,
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        found = {
+            name: _computed(name, spec.categorical(sample), 1)[0]
+            for name, spec in DRIFT_STATISTICS.items()
+            if spec.categorical is not None and (not present.empty or not spec.needs_values)
+        }
     return CategoricalStatistics(
         rows=int(present.size),
         missing=missing,
         chi2_statistic=statistic,
         chi2_p_value=p_value,
-        psi=float(_psi(reference_shares, current_shares, epsilon)),
-        unseen_share=float(current_shares[-1]),
         labels=labels,
         reference_shares=reference_shares.tolist(),
-        current_shares=current_shares.tolist(),
+        current_shares=None if current_shares is None else current_shares.tolist(),
+        values={
+            name: None if name not in found or np.isnan(found[name]) else float(found[name])
+            for name, spec in DRIFT_STATISTICS.items()
+            if spec.categorical is not None
+        },
     )

@@ -1,12 +1,13 @@
 """Verdicts: drift statistics judged against thresholds per column, and alerting over windows.
 
-A column **alerts** when its distribution test rejects (corrected p-value below
+Every statistic of the catalogue (:data:`~.statistics.DRIFT_STATISTICS`) is judged by its
+role. A column **alerts** when its distribution test rejects (corrected p-value below
 ``drift.p_value``) *and* at least one distance (PSI, Jensen-Shannon, normalized Wasserstein)
-reaches its alert threshold, or when its missing share changed, or its unseen-category share
-grew, past the alert threshold. Requiring both significance and size keeps small batches from
+reaches its alert threshold, or when a share (the missing share's change, the unseen-category
+share) reaches its alert threshold. Requiring both significance and size keeps small batches from
 alerting on sampling noise (distances of a 100-row batch often exceed 0.1 by chance) and huge
 batches from alerting on negligible shifts. A column **warns** when the test rejects but no
-distance is large, or a missing or unseen share reaches its warn threshold. Large distances
+distance is large, or a share reaches its warn threshold. Large distances
 without a rejecting test are noted in the reasons but leave the column ``ok``.
 
 Alerting does not flap: a small JSON history holds one entry per run (window), newest last.
@@ -29,9 +30,15 @@ from scipy.stats import false_discovery_control
 from ..core.data import write_text_atomically
 from ..core.profile import CategoricalProfile, NumericProfile
 from ..core.reports import DRIFT_STATUSES, DriftStatus
-from .config import AlertingConfig, Band, DriftConfig
+from .config import AlertingConfig, DriftConfig
 from .report import AlertingReport, Bin, ColumnReport, Statistic, StatisticStatus
-from .statistics import ColumnProfile, categorical_statistics, numeric_statistics
+from .statistics import (
+    DRIFT_STATISTICS,
+    ColumnProfile,
+    Kind,
+    categorical_statistics,
+    numeric_statistics,
+)
 
 HISTORY_FILE = "history.json"
 
@@ -44,13 +51,12 @@ class ColumnFindings:
 
     name: str
     role: Role
-    kind: Literal["numeric", "categorical"]
+    kind: Kind
     test: Literal["ks", "chi2"]
     statistic: float | None
     p_value: float | None
-    distances: dict[str, float | None]
-    info: dict[str, float | None]
-    unseen_share: float | None
+    #: Every catalogued statistic of the column's kind, by name, in the catalogue's order.
+    values: dict[str, float | None]
     current_rows: int
     current_missing: int
     missing_share_reference: float
@@ -102,13 +108,7 @@ def _numeric_findings(
             test="ks",
             statistic=_value(found.ks_statistic[index]),
             p_value=_value(found.ks_p_value[index]),
-            distances={
-                "psi": _value(found.psi[index]),
-                "jensen_shannon": _value(found.jensen_shannon[index]),
-                "wasserstein_normalized": _value(found.wasserstein_normalized[index]),
-            },
-            info={"wasserstein": _value(found.wasserstein[index])},
-            unseen_share=None,
+            values={name: _value(values[index]) for name, values in found.values.items()},
             current_rows=int(found.rows[index]),
             current_missing=int(found.missing[index]),
             missing_share_reference=profile.missing_share,
@@ -133,9 +133,7 @@ def _categorical_findings(
         test="chi2",
         statistic=found.chi2_statistic,
         p_value=found.chi2_p_value,
-        distances={"psi": found.psi},
-        info={},
-        unseen_share=found.unseen_share,
+        values=found.values,
         current_rows=found.rows,
         current_missing=found.missing,
         missing_share_reference=profile.missing_share,
@@ -185,24 +183,18 @@ def _correct(p_values: Sequence[float | None], method: str) -> list[float | None
 def _judge(column: ColumnFindings, adjusted: float | None, config: DriftConfig) -> ColumnReport:
     total = column.current_rows + column.current_missing
     missing_share = column.current_missing / total if total else None
-    change = None if missing_share is None else abs(missing_share - column.missing_share_reference)
+    corrected = _threshold(f"{column.test}_p_value_corrected", adjusted, config.p_value)
+    judged = [_judged(name, value, config) for name, value in column.values.items()]
     statistics = [
         Statistic(name=f"{column.test}_statistic", value=column.statistic, status="info"),
         Statistic(name=f"{column.test}_p_value", value=column.p_value, status="info"),
-        _threshold(f"{column.test}_p_value_corrected", adjusted, config.p_value),
-        *(
-            _banded(name, value, getattr(config, _band_of(name)))
-            for name, value in column.distances.items()
-        ),
-        *(Statistic(name=name, value=value, status="info") for name, value in column.info.items()),
-        _banded("missing_share_change", change, config.missing_share_change),
+        corrected,
+        *judged,
     ]
-    if column.kind == "categorical":
-        statistics.append(_banded("unseen_share", column.unseen_share, config.unseen_share))
-    by_name = {statistic.name: statistic for statistic in statistics}
-    significant = by_name[f"{column.test}_p_value_corrected"].status == "alert"
-    large = [name for name in column.distances if by_name[name].status == "alert"]
-    shares = [by_name[name] for name in ("missing_share_change", "unseen_share") if name in by_name]
+    significant = corrected.status == "alert"
+    roles = {statistic.name: DRIFT_STATISTICS[statistic.name].role for statistic in judged}
+    large = [s.name for s in judged if roles[s.name] == "distance" and s.status == "alert"]
+    shares = [statistic for statistic in judged if roles[statistic.name] == "share"]
     reasons = []
     status: DriftStatus = "ok"
     if significant and large:
@@ -225,7 +217,10 @@ def _judge(column: ColumnFindings, adjusted: float | None, config: DriftConfig) 
     for share in shares:
         if share.status == "warn" or share.status == "alert":
             limit = share.alert if share.status == "alert" else share.warn
-            reasons.append(f"{share.name} {share.value:.3g} >= {share.status} threshold {limit:g}")
+            sign = ">=" if share.breach_when == "above" else "<="
+            reasons.append(
+                f"{share.name} {share.value:.3g} {sign} {share.status} threshold {limit:g}"
+            )
             status = max(status, share.status, key=DRIFT_STATUSES.index)
     return ColumnReport(
         name=column.name,
@@ -243,18 +238,26 @@ def _judge(column: ColumnFindings, adjusted: float | None, config: DriftConfig) 
     )
 
 
-def _band_of(name: str) -> str:
-    return "wasserstein" if name == "wasserstein_normalized" else name
-
-
-def _banded(name: str, value: float | None, band: Band) -> Statistic:
+def _judged(name: str, value: float | None, config: DriftConfig) -> Statistic:
+    """A catalogued statistic with its verdict: shown only (``info``) or against its band."""
+    spec = DRIFT_STATISTICS[name]
+    if spec.role == "info":
+        return Statistic(name=name, value=value, status="info")
+    band = config.band(name)
     status: StatisticStatus
     if value is None:
         status = "skipped"
-    else:
+    elif spec.higher_is_worse:
         status = "alert" if value >= band.alert else "warn" if value >= band.warn else "ok"
+    else:
+        status = "alert" if value <= band.alert else "warn" if value <= band.warn else "ok"
     return Statistic(
-        name=name, value=value, warn=band.warn, alert=band.alert, breach_when="above", status=status
+        name=name,
+        value=value,
+        warn=band.warn,
+        alert=band.alert,
+        breach_when="above" if spec.higher_is_worse else "below",
+        status=status,
     )
 
 

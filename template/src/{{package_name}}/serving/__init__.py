@@ -1,6 +1,6 @@
-"""Serve predictions from a trained model: the HTTP API and its ``serve`` command."""
+"""Serve predictions from a trained model over HTTP.
 
-from .app import add_serve_command, create_app, run_serve
-from .settings import ServingSettings
-
-__all__ = ["ServingSettings", "add_serve_command", "create_app", "run_serve"]
+``app`` builds the API (``create_app``) and runs it (``serve``); ``routes`` holds the
+endpoints, ``middleware`` what every request goes through, ``runtime`` the state they share
+and ``settings`` the ``MODEL_SERVER_*`` variables. Import from those modules.
+"""

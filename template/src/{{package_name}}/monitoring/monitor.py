@@ -1,14 +1,11 @@
-"""One monitoring run and the ``monitor`` command: compare, judge, report, exit 0/1/2.
+"""One monitoring run: compare a batch with a reference, judge, record and report.
 
 A run checks the batch's schema, feature drift, prediction drift (model outputs from the
 prediction log or from predicting the batch), performance on labelled rows and alerting.
 """
 
-import argparse
-import json
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.bundle import ModelBundle
+from ..core.metrics import LOWER_IS_BETTER
 from ..core.pipeline import PROBABILITY_PREFIX
 from ..core.reports import DriftStatus
 from ..core.schema import SchemaError
@@ -51,9 +49,6 @@ from .verdicts import HISTORY_FILE, Window, column_findings, judge_findings, rec
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_ALERT = 0, 1
-#: Metrics where a lower value is better; every other task metric is better higher.
-LOWER_IS_BETTER = frozenset({"rmse", "mae"})
 IN_SAMPLE_NOTE = (
     "the prediction reference holds the model's outputs on its own training rows (a model "
     "trained before 0.11.0): prediction columns may alert on data like the training data; "
@@ -61,100 +56,55 @@ IN_SAMPLE_NOTE = (
 )
 
 
-def add_monitor_parser(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
-    """Register ``monitor`` with the subcommands' ``add_parser``."""
-    monitor = add_parser(
-        "monitor",
-        help="check a batch or the prediction log for drift and performance; write reports",
-    )
-{%- if tracking == "mlflow" %}
-    monitor.add_argument(
-        "--reference",
-        "--model",
-        dest="reference",
-        default="models",
-        help="model directory, models root (its latest good model), registered version "
-        "(e.g. models:/<name>@champion) or a CSV/Parquet file (default: models)",
-    )
-{%- else %}
-    monitor.add_argument(
-        "--reference",
-        type=Path,
-        default=Path("models"),
-        help="model directory, models root (its latest good model) or a CSV/Parquet file "
-        "(default: models)",
-    )
-{%- endif %}
-    monitor.add_argument(
-        "--current",
-        type=Path,
-        required=True,
-        help="batch to check: CSV, Parquet, a prediction log (.jsonl) or a directory of logs "
-        "(e.g. one per server replica)",
-    )
-    monitor.add_argument(
-        "--report-dir", type=Path, default=Path("reports"), help="default: reports"
-    )
-    monitor.add_argument(
-        "--config",
-        dest="monitoring_config",
-        type=Path,
-        default=DEFAULT_MONITORING_CONFIG,
-        help=f"monitoring thresholds (default: {DEFAULT_MONITORING_CONFIG})",
-    )
-    monitor.add_argument(
-        "--history", type=Path, help=f"alert history (default: <report-dir>/{HISTORY_FILE})"
-    )
-    monitor.add_argument(
-        "--since", help="prediction log: first timestamp (ISO 8601) or a duration ago (e.g. 24h)"
-    )
-    monitor.add_argument(
-        "--until", help="prediction log: end, exclusive (ISO 8601 or a duration ago, e.g. 1h)"
-    )
-    add_version_mismatch_option(monitor)
-    monitor.add_argument(
-        "--target", default="target", help="target column of a data reference (default: target)"
-    )
+@dataclass(frozen=True)
+class WrittenReport:
+    """A finished monitoring run and the report files it wrote."""
+
+    report: MonitoringReport
+    paths: list[Path]
+
+    @property
+    def alert(self) -> bool:
+        """Whether the run alerts (the ``monitor`` command exits 1)."""
+        return self.report.status == "alert"
 
 
-def add_version_mismatch_option(parser: argparse.ArgumentParser) -> None:
-    """The ``--allow-version-mismatch`` option of commands that load a model."""
-    parser.add_argument(
-        "--allow-version-mismatch",
-        action="store_true",
-        help="load a model trained with another scikit-learn/skops major.minor version "
-        "(it may predict wrongly)",
-    )
+def monitor_batch(
+    reference: str | Path,
+    current: Path,
+    *,
+    report_dir: Path,
+    config_path: Path = DEFAULT_MONITORING_CONFIG,
+    history: Path | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    target: str = "target",
+    allow_version_mismatch: bool = False,
+) -> WrittenReport:
+    """Load the inputs, run the monitoring and write ``report.json`` and ``report.html``.
 
+    ``reference`` is a model directory, models root, registered version or data file (see
+    :func:`load_reference`); ``current`` a batch file, prediction log or folder of logs, cut to
+    ``since``/``until`` (ISO 8601 or a duration ago, e.g. 24h). The alert history is
+    ``history`` (default: the history file in ``report_dir``).
 
-def run_monitor(args: argparse.Namespace) -> int:
-    """Run ``monitor``: 0 without alert, 1 on an alert; bad input raises ValueError (exit 2)."""
-    config = load_monitoring_config(args.monitoring_config)
-    since = parse_window_bound(args.since) if args.since is not None else None
-    until = parse_window_bound(args.until) if args.until is not None else None
-    if since and until and since >= until:
-        raise ValueError(f"--since {args.since} must be before --until {args.until}")
-    reference = load_reference(
-        args.reference, target=args.target, allow_version_mismatch=args.allow_version_mismatch
+    Raises:
+        ValueError: for bad input: an invalid config, window or reference, an unreadable batch.
+    """
+    config = load_monitoring_config(config_path)
+    start = parse_window_bound(since) if since is not None else None
+    end = parse_window_bound(until) if until is not None else None
+    if start and end and start >= end:
+        raise ValueError(f"--since {since} must be before --until {until}")
+    loaded = load_reference(reference, target=target, allow_version_mismatch=allow_version_mismatch)
+    batch = read_current(current, since=start, until=end)
+    report = run_monitoring(
+        loaded, batch, config, history_path=history or report_dir / HISTORY_FILE
     )
-    batch = read_current(args.current, since=since, until=until)
-    history = args.history or args.report_dir / HISTORY_FILE
-    report = run_monitoring(reference, batch, config, history_path=history)
-    paths = [write_report_json(report, args.report_dir), write_report_html(report, args.report_dir)]
-    print(
-        json.dumps(
-            {
-                "status": report.status,
-                "summary": report.summary,
-                "reports": [str(p) for p in paths],
-            },
-            indent=2,
-        )
-    )
+    paths = [write_report_json(report, report_dir), write_report_html(report, report_dir)]
     if report.status == "alert":
         logger.warning("%s", report.summary)
-        return EXIT_ALERT
-    return EXIT_OK
+    return WrittenReport(report, paths)
 
 
 def run_monitoring(

@@ -1,34 +1,33 @@
 """Serving settings, read from environment variables prefixed ``MODEL_SERVER_``.
 
 Example: ``MODEL_SERVER_MODEL_DIR=models/20250101T120000Z MODEL_SERVER_API_KEY=<32 random chars>``.
-{%- if tracking == "mlflow" %}
-With ``MODEL_SERVER_MODEL_URI=models:/<name>@champion`` the service fetches that registered
-version from ``MLFLOW_TRACKING_URI`` (default ``sqlite:///mlflow.db``) at start-up instead.
-{%- endif %}
+In a project that tracks with MLflow, ``MODEL_SERVER_MODEL_URI=models:/<name>@champion`` makes
+the service fetch that registered version from ``MLFLOW_TRACKING_URI`` (default
+``sqlite:///mlflow.db``) at start-up instead; a project without MLflow refuses that variable.
+:func:`load_settings` reads them, letting a model named on the command line win.
 """
 
 import os
 from collections.abc import Sequence
 from pathlib import Path
-{%- if tracking == "mlflow" %}
-from typing import Self
-{%- endif %}
+from typing import Any, Self
 
-{% if tracking == "mlflow" -%}
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-{%- else -%}
-from pydantic import Field, SecretStr, ValidationError, field_validator
-{%- endif %}
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from ..core.config import config_problems
-{%- if tracking == "mlflow" %}
-from ..core.models import ModelReference
-{%- endif %}
+from ..core.models import ModelReference, has_registry, is_model_uri
 
 ENV_PREFIX = "MODEL_SERVER_"
 #: Shortest API key accepted: a shorter (or empty) key would be guessable or a typo.
 MIN_API_KEY_LENGTH = 16
+#: The settings that name the model to serve: one of them at most.
+MODEL_SETTINGS = ("model_dir", "model_uri")
 
 
 class ServingSettings(BaseSettings):
@@ -40,13 +39,12 @@ class ServingSettings(BaseSettings):
         default=Path("models"),
         description="a model version directory, or a models root (serves its latest.json)",
     )
-{%- if tracking == "mlflow" %}
     model_uri: str | None = Field(
         default=None,
         description="a registered version to serve instead of model_dir: models:/<name>@<alias> "
-        "or models:/<name>/<version>, fetched from MLFLOW_TRACKING_URI at start-up",
+        "or models:/<name>/<version>, fetched from MLFLOW_TRACKING_URI at start-up (only in a "
+        "project that tracks with MLflow)",
     )
-{%- endif %}
     max_batch_rows: int = Field(
         default=1000, ge=1, description="most records one /predict request may hold (else 413)"
     )
@@ -95,17 +93,27 @@ class ServingSettings(BaseSettings):
                 f"(got {len(key.get_secret_value())}); unset it to serve without a key"
             )
         return key
-{%- if tracking == "mlflow" %}
 
     @field_validator("model_uri")
     @classmethod
     def _registered_version(cls, uri: str | None) -> str | None:
-        """Refuse a malformed registry URI now, naming the accepted forms."""
-        if uri is not None:
-            try:
-                ModelReference.parse(uri)
-            except ValueError as error:
-                raise ValueError(f"{ENV_PREFIX}MODEL_URI: {error}") from None
+        """Refuse a malformed registry URI now, naming the accepted forms.
+
+        A project that does not track with MLflow has no registry: any URI is refused,
+        naming the setting to use instead.
+        """
+        if uri is None:
+            return uri
+        if not has_registry():
+            raise ValueError(
+                f"{ENV_PREFIX}MODEL_URI names a registered version, but this project does not "
+                f"track models with MLflow (tracking: none): unset it and set "
+                f"{ENV_PREFIX}MODEL_DIR to a model version directory or a models root"
+            )
+        try:
+            ModelReference.parse(uri)
+        except ValueError as error:
+            raise ValueError(f"{ENV_PREFIX}MODEL_URI: {error}") from None
         return uri
 
     @model_validator(mode="after")
@@ -119,10 +127,14 @@ class ServingSettings(BaseSettings):
         return self
 
     @property
+    def model(self) -> str | Path:
+        """The model to serve: the registered version's URI if one is set, else the folder."""
+        return self.model_uri if self.model_uri is not None else self.model_dir
+
+    @property
     def model_reference(self) -> ModelReference | None:
         """The registered version ``model_uri`` names, if any."""
         return ModelReference.parse(self.model_uri) if self.model_uri is not None else None
-{%- endif %}
 
     @classmethod
     def unknown_variables(cls) -> list[str]:
@@ -135,19 +147,53 @@ class ServingSettings(BaseSettings):
         )
 
 
-def load_settings() -> ServingSettings:
-    """The settings from the environment.
+def load_settings(model: str | os.PathLike[str] | None = None) -> ServingSettings:
+    """The settings from the environment; ``model``, when given, names the model to serve.
+
+    ``model`` (e.g. the ``serve`` command's ``--model``) wins over both
+    ``MODEL_SERVER_MODEL_DIR`` and ``MODEL_SERVER_MODEL_URI``: a ``models:/`` reference
+    becomes ``model_uri`` (in a project that tracks with MLflow; elsewhere it is refused),
+    anything else ``model_dir``. The environment itself is left as it is.
 
     Raises:
         ValueError: one line naming each invalid ``MODEL_SERVER_*`` variable and its problem.
     """
     try:
-        return ServingSettings()
+        if model is None:
+            return ServingSettings()
+        values: dict[str, Any] = {
+            name: value
+            for name, value in EnvSettingsSource(ServingSettings)().items()
+            if name not in MODEL_SETTINGS
+        }
+        if is_model_uri(model):
+            values["model_uri"] = os.fspath(model)
+        else:
+            values["model_dir"] = Path(model)
+        given = _GivenValues(**values)
     except ValidationError as error:
         problems = config_problems(error, key=_variable)
         raise ValueError(f"invalid serving settings: {problems}") from None
+    fields = {name: getattr(given, name) for name in ServingSettings.model_fields}
+    return ServingSettings.model_construct(given.model_fields_set, **fields)
 
 
 def _variable(location: Sequence[str | int]) -> str:
     """The environment variable of a setting: ``MODEL_SERVER_<NAME>``."""
     return ENV_PREFIX + "_".join(map(str, location)).upper()
+
+
+class _GivenValues(ServingSettings):
+    """Settings validated from the values passed in only, not from the environment."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values passed in: no variables, files or secrets."""
+        return (init_settings,)
