@@ -124,9 +124,17 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as render:
         base_root = render_last_release(template, answers, render)
         if argv[0] == "--moves":
+            # Another release's moves are carried by that release's migration, which an update
+            # across both runs too: never put such a file back as "removed without a home".
+            elsewhere = {
+                old
+                for other in Path(argv[1]).resolve().parent.glob("*.yml")
+                if other.resolve() != Path(argv[1]).resolve()
+                for old in read_moves(other, str(answers["package_name"]))
+            }
             for path in sorted(base_root.rglob("*")):
                 name = path.relative_to(base_root).as_posix()
-                if path.is_file() and not name.startswith(".git/"):
+                if path.is_file() and not name.startswith(".git/") and name not in elsewhere:
                     moves.setdefault(name, None)
         for old, new in moves.items():
             message = carry(base_root, old, new)
