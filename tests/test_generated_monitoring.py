@@ -59,7 +59,7 @@ def test_rendered_monitoring_config_documents_the_code_defaults(
     """configs/monitoring.yaml, the team's after the first render, is rendered as the defaults."""
     package = project.answers["package_name"]
     check = (
-        f"from pathlib import Path; from {package}.monitoring import MonitoringConfig, "
+        f"from pathlib import Path; from {package}.monitoring.config import MonitoringConfig, "
         "load_monitoring_config; "
         "assert load_monitoring_config(Path('configs/monitoring.yaml')) == MonitoringConfig()"
     )

@@ -21,7 +21,7 @@ def test_rendered_train_config_trains_the_rendered_task(
     """configs/train.yaml is the team's after the first render: as rendered, it fits the answers."""
     package, task = project.answers["package_name"], project.answers["model_task"]
     check = (
-        f"from pathlib import Path; from {package}.core import load_config; "
+        f"from pathlib import Path; from {package}.core.config import load_config; "
         "config = load_config(Path('configs/train.yaml')); "
         f"assert config.task == {task!r}, config.task; "
         "assert config.data.train_path == Path('data/train.csv'); "
