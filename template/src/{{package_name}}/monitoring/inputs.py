@@ -235,6 +235,8 @@ def check_columns(
         if column.kind != "numeric" or column.name not in frame.columns:
             continue
         values = frame[column.name]
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            continue  # numbers already: every value reads as one
         numbers = pd.to_numeric(values, errors="coerce")
         unreadable = int((numbers.isna() & values.notna()).sum())
         if unreadable:

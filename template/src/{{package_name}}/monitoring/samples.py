@@ -13,9 +13,11 @@ with one row per compared column:
   the unseen ones.
 """
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from functools import cached_property
+from threading import Lock
 from typing import Protocol, Self
 
 import numpy as np
@@ -82,6 +84,35 @@ class ReferenceGrid:
         scale = np.asarray([profile.std if profile.std > 0 else 1.0 for profile in profiles])
         missing = np.asarray([profile.missing_share for profile in profiles], dtype=np.float64)
         return cls(points, cumulative, sizes, counts, edge_index, shares, scale, missing)
+
+
+#: Grids of the profiles compared lately (see :func:`reference_grid`).
+GRID_CACHE_SIZE = 64
+_GRIDS: OrderedDict[tuple[int, ...], tuple[tuple[NumericProfile, ...], ReferenceGrid]] = (
+    OrderedDict()
+)
+_GRIDS_LOCK = Lock()
+
+
+def reference_grid(profiles: Sequence[NumericProfile]) -> ReferenceGrid:
+    """The grid of ``profiles``, built once for the same profile objects (they are frozen).
+
+    A monitor compares window after window with one reference: its grids depend on the
+    reference only. The :data:`GRID_CACHE_SIZE` grids used last are kept, each with its
+    profiles (so their identities stay theirs while cached).
+    """
+    key = tuple(id(profile) for profile in profiles)
+    with _GRIDS_LOCK:
+        found = _GRIDS.get(key)
+        if found is not None and all(a is b for a, b in zip(found[0], profiles, strict=True)):
+            _GRIDS.move_to_end(key)
+            return found[1]
+    grid = ReferenceGrid.from_profiles(profiles)
+    with _GRIDS_LOCK:
+        _GRIDS[key] = (tuple(profiles), grid)
+        while len(_GRIDS) > GRID_CACHE_SIZE:
+            _GRIDS.popitem(last=False)
+    return grid
 
 
 class Sample(Protocol):

@@ -51,6 +51,7 @@ from .samples import (
     ReferenceGrid,
     Sample,
     numeric_sample,
+    reference_grid,
 )
 
 ColumnProfile = NumericProfile | CategoricalProfile
@@ -213,7 +214,7 @@ def numeric_statistics(
     NaN and infinite values count as missing; a column without values gets NaN statistics
     (but those that do not need values, such as the missing share's change).
     """
-    grid = ReferenceGrid.from_profiles(profiles)
+    grid = reference_grid(profiles)
     if values.ndim != 2 or values.shape[0] != grid.columns:
         raise ValueError(f"expected {grid.columns} column(s) of values, got shape {values.shape}")
     if values.shape[1] == 0:
@@ -327,7 +328,7 @@ def categorical_statistics(
     reference_shares = np.asarray([frequencies[label] for label in labels[:-1]] + [0.0])
     present = values.dropna().astype(str)
     missing = int(values.size - present.size)
-    counts = present.value_counts()
+    counts = present.value_counts().to_dict()
     current = np.asarray([int(counts.get(label, 0)) for label in labels[:-1]] + [0])
     current[-1] = present.size - current.sum()
     statistic, p_value, current_shares = None, None, None

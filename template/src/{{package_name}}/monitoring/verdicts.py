@@ -148,6 +148,8 @@ def _categorical_findings(
 
 def _numbers(values: pd.Series) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
     """Values as float64; anything that is not a number becomes NaN (missing)."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "fiu":
+        return np.asarray(values.to_numpy(dtype="float64"), dtype=np.float64)
     numbers = pd.to_numeric(values, errors="coerce")
     return np.asarray(numbers.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
 
