@@ -133,6 +133,7 @@ GENERATED_CODE = """
     tests/integration/test_hostile_requests.py
     tests/integration/test_monitor_cli.py
     tests/integration/test_pipeline.py
+    tests/integration/test_provenance.py
     tests/integration/test_server.py
     tests/unit/__init__.py
     tests/unit/core/__init__.py
