@@ -263,6 +263,7 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
 #: The names of the import contracts in a render's pyproject.toml, as `lint-imports` reports them.
 LAYERS = "Layers: cli above serving and monitoring, both above core"
 INDEPENDENCE = "Independence: serving and monitoring never import each other"
+DOMAIN = "Core's domain modules never import its storage or workflow modules"
 
 JINJA_LEFTOVER = re.compile(r"{{|{%|%}")
 

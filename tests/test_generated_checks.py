@@ -9,9 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_generated_imports import INDEPENDENCE, LAYERS
 
-from rendering import ANSWER_SETS, JOURNEY_SET, MLFLOW_SERVER_SET, Project
+from rendering import (
+    ANSWER_SETS,
+    DOMAIN,
+    INDEPENDENCE,
+    JOURNEY_SET,
+    LAYERS,
+    MLFLOW_SERVER_SET,
+    Project,
+)
 from runners import Interpreter, assert_tool_tests_ran, project_env, run, version_key
 
 #: The user journey's `make check` and `pre-commit run --all-files` already type-check, test
@@ -50,7 +57,8 @@ def test_lint_format_and_import_contracts(project_dir: Path, venv: Path) -> None
     assert "already formatted" in output
     assert f"{LAYERS} KEPT" in output
     assert f"{INDEPENDENCE} KEPT" in output
-    assert "Contracts: 2 kept, 0 broken." in output
+    assert f"{DOMAIN} KEPT" in output
+    assert "Contracts: 3 kept, 0 broken." in output
 
 
 @pytest.mark.parametrize("answer_set", NOT_IN_JOURNEY, indirect=True)

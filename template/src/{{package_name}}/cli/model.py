@@ -5,6 +5,8 @@ built, and opens ``--model`` with ``core.models.open_model``, so a registered ve
 works wherever the project tracks with MLflow.
 """
 
+from __future__ import annotations
+
 import argparse
 import logging
 from pathlib import Path
@@ -23,7 +25,7 @@ from .options import (
 logger = logging.getLogger(__name__)
 
 
-def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``data``, ``train``, ``evaluate`` and ``predict`` with their handlers."""
     config = config_options()
     seed = argparse.ArgumentParser(add_help=False)

@@ -4,6 +4,8 @@ The options are described here without importing monitoring (pandas, SciPy); the
 imports ``monitoring.monitor.monitor_batch`` when it runs.
 """
 
+from __future__ import annotations
+
 import argparse
 from pathlib import Path
 
@@ -17,7 +19,7 @@ MONITORING_CONFIG = Path("configs/monitoring.yaml")
 HISTORY_FILE = "history.json"
 
 
-def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``monitor`` and its handler."""
     monitor = commands.add_parser(
         "monitor",

@@ -4,6 +4,8 @@ Nothing here imports more than the standard library and core's light modules at 
 so ``--help`` stays fast; the config is read (with pydantic and YAML) only when a command runs.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 from collections.abc import Mapping
@@ -52,7 +54,7 @@ def add_version_mismatch_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_train_config(args: argparse.Namespace) -> "TrainConfig":
+def load_train_config(args: argparse.Namespace) -> TrainConfig:
     """The config file with ``--set`` assignments and named options applied.
 
     Raises:

@@ -5,12 +5,14 @@ reads the settings and starts it. Settings other than these options come from th
 ``MODEL_SERVER_*`` environment variables (see ``serving.settings``).
 """
 
+from __future__ import annotations
+
 import argparse
 
 from ..core.models import model_forms
 
 
-def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``serve`` and its handler."""
     serve = commands.add_parser(
         "serve",

@@ -7,6 +7,8 @@ accepts) and ``scripts/bench_alerts.py`` read the table. Classes are imported on
 model is built, so reading a config stays fast.
 """
 
+from __future__ import annotations
+
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +37,7 @@ class EstimatorSpec:
         """Tasks this estimator can be trained for."""
         return tuple(self.classes)
 
-    def factory(self, task: Task) -> "Callable[..., BaseEstimator]":
+    def factory(self, task: Task) -> Callable[..., BaseEstimator]:
         """The scikit-learn class for ``task``, imported now."""
         module, _, name = self.classes[task].partition(":")
         factory: Callable[..., BaseEstimator] = getattr(importlib.import_module(module), name)
@@ -92,7 +94,7 @@ def trusted_types() -> frozenset[str]:
 
 def build_estimator(
     task: Task, name: str, params: Mapping[str, Any], *, seed: int
-) -> "BaseEstimator":
+) -> BaseEstimator:
     """An unfitted estimator: its defaults, then ``params``; ``random_state=seed`` if it has one."""
     spec = ESTIMATORS.get(name)
     if spec is None:

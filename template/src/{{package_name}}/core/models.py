@@ -9,6 +9,8 @@ with MLflow; :func:`tracking_module` finds it at run time, so nothing here names
 a project without it refuses registry references with one clear line.
 """
 
+from __future__ import annotations
+
 import importlib
 import importlib.util
 import os
@@ -65,7 +67,7 @@ class OpenedModel:
     """A model's local folder; for a registered version, its verified bundle and registry facts."""
 
     folder: Path
-    bundle: "ModelBundle | None" = None
+    bundle: ModelBundle | None = None
     #: What /model reports of a registered version: uri, name, version, alias, aliases.
     registered: dict[str, Any] | None = None
 
@@ -78,7 +80,7 @@ class Fetch(Protocol):
         reference: ModelReference,
         folder: Path,
         *,
-        config: "TrainConfig | None",
+        config: TrainConfig | None,
         allow_version_mismatch: bool,
     ) -> OpenedModel:
         """Download, verify and load ``reference`` into ``folder``."""
@@ -116,7 +118,7 @@ def model_forms() -> str:
 def open_model(
     reference: str | os.PathLike[str],
     *,
-    config: "TrainConfig | None" = None,
+    config: TrainConfig | None = None,
     allow_version_mismatch: bool = False,
 ) -> Iterator[OpenedModel]:
     """The local folder ``reference`` names: itself, or a verified download removed on exit.
@@ -145,7 +147,7 @@ def open_model(
         )
 
 
-def training_recorder(config: "TrainConfig") -> "RunRecorder | None":
+def training_recorder(config: TrainConfig) -> RunRecorder | None:
     """What records a training run and registers its model, or None without tracking."""
     module = tracking_module()
     if module is None:
