@@ -99,7 +99,7 @@ def run_training(
     }
     created_at = now or datetime.now(UTC)
     version, directory = create_version_dir(config.output.models_dir, created_at)
-    metadata = _describe(config, trained, gate, fingerprints, version, created_at)
+    metadata = describe_model(config, trained, gate, fingerprints, version, created_at)
     try:
         saved = save_bundle(directory, trained.pipeline, metadata, trained.profile)
         make_current = record(directory, gate.passed) if record is not None else None
@@ -176,7 +176,7 @@ def run_prediction(
     return len(frame)
 
 
-def _describe(
+def describe_model(
     config: TrainConfig,
     trained: TrainedModel,
     gate: GateResult,
@@ -184,6 +184,7 @@ def _describe(
     version: str,
     created_at: datetime,
 ) -> ModelMetadata:
+    """The metadata saved with a trained model: what it is, how it scored, what it saw."""
     estimator = trained.pipeline.steps[-1][1]
     return ModelMetadata(
         name=config.output.model_name,

@@ -246,7 +246,10 @@ def model_outputs(bundle: ModelBundle | None, batch: CurrentBatch) -> Outputs:
             if len(mine) == len(logged)
             else f"{len(mine)} of {len(logged)} logged rows come from model {version}"
         )
-        return Outputs(mine.reset_index(drop=True), note, None)
+        # Logged rows that carry their label are scored like the model's own predictions.
+        labelled = bundle.metadata.target in batch.frame.columns
+        rows = batch.frame.loc[mine.index].reset_index(drop=True) if labelled else None
+        return Outputs(mine.reset_index(drop=True), note, rows)
     schema = bundle.schema
     if any(name not in batch.frame.columns for name in schema.feature_names):
         return Outputs(None, "the batch lacks feature columns: the model cannot predict", None)
