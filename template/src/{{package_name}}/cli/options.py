@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 #: Exit codes: success; failed quality gate or drift alert; bad input; a bug or broken environment
 #: (70 is EX_SOFTWARE of sysexits.h), so a monitoring job never reads a crash as an alert.
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 70
+#: A temporary failure (the tracking server did not answer, its store was locked): try again.
+EXIT_TEMPORARY = 75  # EX_TEMPFAIL of sysexits.h
 
 #: Named options and the config keys they override.
 OVERRIDES: Mapping[str, str] = {

@@ -20,7 +20,13 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     serve.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, each with its own copy of the model (default: 1; at most "
+        "twice the CPUs this process may use)",
+    )
     serve.add_argument(
         "--model",
         "--model-dir",

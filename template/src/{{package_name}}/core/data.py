@@ -25,11 +25,39 @@ SUFFIXES = (".csv", ".parquet")
 NEW_FILE_MODE = 0o644
 
 
+#: What a path that exists but is no regular file is, by the ``stat`` test that finds it.
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def require_file(path: Path, role: str = "input file") -> None:
+    """Refuse ``path`` unless it is a regular file (or a link to one), saying what it is.
+
+    Raises:
+        DataError: ``<role> not found: <path>``, or ``<role> <path> is a named pipe (FIFO),
+            not a regular file`` (a directory, device or socket likewise).
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DataError(f"{role} not found: {path}") from None
+    except OSError as error:
+        raise DataError(f"cannot read {role} {path}: {error.strerror}") from None
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "an unknown kind of file")
+    raise DataError(f"{role} {path} is {kind}, not a regular file")
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet file; refuse missing, empty and unknown files by name."""
     suffix = _suffix(path)
-    if not path.is_file():
-        raise DataError(f"input file not found: {path}")
+    require_file(path)
     try:
         frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
     except pd.errors.EmptyDataError:

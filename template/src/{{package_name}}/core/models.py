@@ -33,7 +33,16 @@ MODEL_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:/(?P<version>[1-9][0-9]*)|@(
 
 
 class TrackingError(RuntimeError):
-    """The tracking store or registry refused a request, or holds no such model."""
+    """The tracking store or registry refused a request, or holds no such model.
+
+    ``temporary`` when trying again later may succeed: the server did not answer, answered
+    with a server error, or the store was locked.
+    """
+
+    def __init__(self, message: str, *, temporary: bool = False) -> None:
+        """``message`` names the action, the store and the cause."""
+        super().__init__(message)
+        self.temporary = temporary
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.bundle import ModelBundle, load_bundle
-from ..core.data import SUFFIXES, read_table
+from ..core.data import SUFFIXES, read_table, require_file
 from ..core.models import is_model_uri, open_model
 from ..core.pipeline import PREDICTION_COLUMN, PROBABILITY_PREFIX
 from ..core.profile import profile_column
@@ -132,20 +132,25 @@ def parse_window_bound(text: str, now: datetime | None = None) -> datetime:
 
 
 def read_current(
-    path: Path, *, since: datetime | None = None, until: datetime | None = None
+    path: Path,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    numeric: Collection[str] = (),
 ) -> CurrentBatch:
     """Read ``path``: ``.jsonl`` is a prediction log, ``.csv``/``.parquet`` a batch.
 
     A directory holds prediction logs, e.g. one per server replica on a shared volume, with
-    their rotated ``.jsonl.1`` backups: they are read together.
+    their rotated ``.jsonl.1`` backups: they are read together. A log line whose ``numeric``
+    features hold a JSON boolean is malformed, like any line that cannot be read.
     """
     if path.is_dir():
         logs = sorted({log for pattern in LOG_PATTERNS for log in path.glob(pattern)})
         if not logs:
             raise DataError(f"{path} holds no prediction logs ({', '.join(LOG_PATTERNS)})")
-        return _read_prediction_log(path, logs, since=since, until=until)
+        return _read_prediction_log(path, logs, since=since, until=until, numeric=numeric)
     if path.suffix.lower() == LOG_SUFFIX:
-        return _read_prediction_log(path, [path], since=since, until=until)
+        return _read_prediction_log(path, [path], since=since, until=until, numeric=numeric)
     if not path.suffix and not path.exists():
         raise DataError(f"{path} not found: expected a directory of prediction logs or a file")
     if since is not None or until is not None:
@@ -154,26 +159,31 @@ def read_current(
 
 
 def _read_prediction_log(
-    path: Path, logs: list[Path], *, since: datetime | None = None, until: datetime | None = None
+    path: Path,
+    logs: list[Path],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    numeric: Collection[str] = (),
 ) -> CurrentBatch:
     """Records of ``logs`` logged at ``since <= timestamp < until`` (either bound optional).
 
     Each line is a JSON object with ``timestamp``, ``model_version``, ``inputs`` (feature ->
     value), ``prediction`` and, for classifiers, ``probabilities`` (class -> probability).
-    Lines that are not such objects (e.g. a line cut off by a crash) are skipped and counted.
+    Lines that are not such objects (e.g. a line cut off by a crash, or not UTF-8) are skipped
+    and counted.
     """
     inputs: list[dict[str, object]] = []
     outputs: list[dict[str, object]] = []
     versions: Counter[str] = Counter()
     skipped = 0
     for log in logs:
-        if not log.is_file():
-            raise DataError(f"prediction log not found: {log}")
-        with log.open(encoding="utf-8") as lines:
+        require_file(log, "prediction log")
+        with log.open("rb") as lines:
             for line in lines:
                 if not line.strip():
                     continue
-                record = _record(line)
+                record = _record(line, numeric)
                 if record is None:
                     skipped += 1
                     continue
@@ -200,11 +210,15 @@ def _read_prediction_log(
 
 
 def _record(
-    line: str,
+    line: bytes, numeric: Collection[str]
 ) -> tuple[datetime, str, dict[str, object], dict[str, object]] | None:
-    """Timestamp, model version, inputs and output columns of one log line, or None."""
+    """Timestamp, model version, inputs and output columns of one log line, or None.
+
+    None for a line that is not UTF-8 JSON of the logged shape, or whose ``numeric`` inputs
+    or probabilities hold a JSON ``true``/``false`` (Python would read it as 1 or 0).
+    """
     try:
-        value = json.loads(line)
+        value = json.loads(line.decode("utf-8"))
         moment = parse_timestamp(str(value["timestamp"]))
         features = value["inputs"]
         output = {PREDICTION_COLUMN: value["prediction"]}
@@ -214,6 +228,9 @@ def _record(
         return None
     probabilities = value.get("probabilities") or {}
     if not isinstance(probabilities, dict):
+        return None
+    numbers = [*(features.get(name) for name in numeric), *probabilities.values()]
+    if any(isinstance(number, bool) for number in numbers):
         return None
     for label, probability in probabilities.items():
         output[f"{PROBABILITY_PREFIX}{label}"] = probability

@@ -12,6 +12,7 @@ folder or, in a project that tracks with MLflow, a registered version
 
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -106,7 +107,7 @@ def _document_request_model(app: FastAPI) -> None:
     """Publish the request model generated from the feature schema, with an example body.
 
     /docs then shows the model's fields. Both are read from the runtime when the schema is
-    first asked for.
+    first asked for. The API key header is declared only when a key is set.
     """
     build = app.openapi
 
@@ -124,6 +125,12 @@ def _document_request_model(app: FastAPI) -> None:
             content = {"schema": {"$ref": REQUEST_SCHEMA_REF}, "example": {"records": [example]}}
             request_body = {"required": True, "content": {JSON: content}}
             schema["paths"]["/predict"]["post"]["requestBody"] = request_body
+            if runtime.api_key is None:  # no key to send: declare none, and no 401
+                schema["components"].pop("securitySchemes", None)
+                for operations in schema["paths"].values():
+                    for operation in operations.values():
+                        operation.pop("security", None)
+                        operation.get("responses", {}).pop("401", None)
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -140,29 +147,42 @@ def serve(
 ) -> int:
     """Check the model can be served, then serve it until interrupted; 0 on a clean shutdown.
 
-    The app is built first, so bad settings, a missing model or an unusable prediction log
-    are refused before listening. One worker serves that app; with more, each worker's
-    uvicorn builds its own from the environment, so the model ``settings`` name is exported
-    to ``MODEL_SERVER_MODEL_DIR`` or ``MODEL_SERVER_MODEL_URI`` (and the other one unset).
+    Options out of range, an address that cannot be bound, bad settings, a missing model or
+    an unusable prediction log are refused before anything starts. One worker serves the
+    app built here; with more, each worker's uvicorn builds its own from the environment, so
+    the model is exported to ``MODEL_SERVER_MODEL_DIR`` or ``MODEL_SERVER_MODEL_URI`` (and
+    the other one unset). A registered version named by an alias is exported by its number,
+    resolved once here: every worker serves the same version, even one restarted after a
+    ``promote``.
 
     Raises:
         ArtifactError: when there is no model where the settings point, or a registered
             version's files do not match their registered digests.
         TrackingError: when the registry cannot be reached or holds no such version.
-        ValueError: for a port, worker count or shutdown timeout out of range, or a
-            prediction log that cannot be written.
+        ValueError: for an empty host, a port, worker count (at most :func:`max_workers`) or
+            shutdown timeout out of range, an address that cannot be bound, or a prediction
+            log that cannot be written.
     """
+    if not host:
+        raise ValueError(
+            "--host is empty: name the address to bind, e.g. 127.0.0.1 (this host only) "
+            "or 0.0.0.0 (every interface)"
+        )
     if not 0 <= port <= 65535:
         raise ValueError(f"--port must be between 0 and 65535, got {port}")
-    if workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {workers}")
+    if not 1 <= workers <= max_workers():
+        raise ValueError(
+            f"--workers must be between 1 and {max_workers()} (twice the {_cpus()} CPUs this "
+            f"process may use), got {workers}"
+        )
     if not 0 <= shutdown_timeout <= 3600:  # also refuses nan
         raise ValueError(
             f"--shutdown-timeout must be between 0 and 3600 seconds, got {shutdown_timeout}"
         )
+    _check_bind(host, port)
     app = create_app(settings)
     if workers > 1:
-        _export_model(settings)
+        _export_model(settings, app.state.runtime)
     uvicorn.run(
         app if workers == 1 else APP_FACTORY,  # more workers: each builds its own app
         factory=workers > 1,
@@ -181,10 +201,45 @@ def serve(
     return 0
 
 
-def _export_model(settings: ServingSettings) -> None:
-    """Name the model ``settings`` serve in the environment, for uvicorn's worker processes."""
+def max_workers() -> int:
+    """The most ``--workers`` accepted: twice the CPUs this process may run on.
+
+    Each worker holds its own copy of the model; more workers than that only share the same
+    CPUs and multiply the memory.
+    """
+    return 2 * _cpus()
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on (its affinity, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _check_bind(host: str, port: int) -> None:
+    """Refuse an address uvicorn could not listen on, in one line, before anything starts."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ValueError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+def _export_model(settings: ServingSettings, runtime: Runtime) -> None:
+    """Name the model served in the environment, for uvicorn's worker processes.
+
+    A registered version goes by its number, as the parent resolved it.
+    """
     chosen, other = "MODEL_DIR", "MODEL_URI"
+    model = str(settings.model)
+    registered = runtime.model.registered
     if settings.model_uri is not None:
         chosen, other = other, chosen
-    os.environ[f"{ENV_PREFIX}{chosen}"] = str(settings.model)
+        if registered is not None:
+            model = f"models:/{registered['name']}/{registered['version']}"
+    os.environ[f"{ENV_PREFIX}{chosen}"] = model
     os.environ.pop(f"{ENV_PREFIX}{other}", None)

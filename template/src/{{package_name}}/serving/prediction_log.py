@@ -8,7 +8,8 @@ queue; a background thread serializes and writes it. When the file would grow pa
 so the log never takes more than about twice ``max_bytes``.
 
 Nothing is lost silently: entries dropped on a full queue, a failed write (disk full, file
-replaced by a directory) or at shutdown are counted by reason, and a failing log is logged.
+replaced by a directory or a symbolic link, which is never followed) or at shutdown are counted
+by reason, and a failing log is logged.
 Shutdown waits at most ``CLOSE_TIMEOUT_SECONDS`` for the writer, whatever its state.
 """
 
@@ -83,10 +84,11 @@ class PredictionLog:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # O_NONBLOCK: a FIFO without a reader is refused instead of blocking the start.
-            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
-            os.close(os.open(path, flags, 0o644))
+            os.close(_open_no_follow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK))
         except OSError as error:
             reason = error.strerror or str(error)
+            if path.is_symlink():
+                reason = "it is a symbolic link, which the log never writes through: name a file"
             raise ValueError(f"the prediction log {path} cannot be written: {reason}") from None
         self._queue: queue.Queue[LoggedBatch | None] = queue.Queue(QUEUE_SIZE)
         self._stopping = threading.Event()
@@ -158,14 +160,22 @@ class PredictionLog:
     def _write(self, stream: io.FileIO | None, data: bytes) -> io.FileIO:
         """Append ``data`` unbuffered (a failure belongs to this batch), rotating first."""
         if stream is None:
-            stream = io.FileIO(self.path, "a")
+            stream = io.FileIO(self.path, "a", opener=_open_no_follow)
         size = os.fstat(stream.fileno()).st_size
         if size and size + len(data) > self.max_bytes:
             stream.close()
             os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-            stream = io.FileIO(self.path, "a")
+            stream = io.FileIO(self.path, "a", opener=_open_no_follow)
         stream.write(data)
         return stream
+
+
+def _open_no_follow(path: str | Path, flags: int) -> int:
+    """Open ``path`` with ``flags``, refusing a symbolic link (ELOOP) instead of following it.
+
+    Records hold every input: a link planted at the log's path must not redirect them.
+    """
+    return os.open(path, flags | os.O_NOFOLLOW, 0o644)
 
 
 def _closed(stream: io.FileIO | None) -> None:

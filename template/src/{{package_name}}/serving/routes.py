@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import APIKeyHeader
 
 from .middleware import request_id
@@ -89,7 +89,7 @@ async def readyz(runtime: CurrentRuntime) -> JSONResponse:
 
 
 @router.head("/metrics", include_in_schema=False)
-@router.get("/metrics", tags=["probes"])
+@router.get("/metrics", tags=["probes"], response_class=PlainTextResponse)
 async def prometheus_metrics(runtime: CurrentRuntime) -> Response:
     """Prometheus metrics in the text exposition format."""
     metrics = runtime.metrics
