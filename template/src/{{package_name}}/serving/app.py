@@ -4,23 +4,27 @@ The endpoints are in :mod:`.routes`, what every request goes through in :mod:`.m
 the state they share (model, metrics, prediction log) in :mod:`.runtime`. ``/docs`` and
 ``/redoc`` use assets installed with ``fastapi-offline``, so they work without internet
 access. Besides :func:`serve` (the ``serve`` command), ``uvicorn --factory
-<package>.serving.app:create_app`` runs it too (then pass uvicorn the header limit that
-``serve`` sets: ``--http h11 --h11-max-incomplete-event-size 16384``). The model is a local
+<package>.serving.app:create_app`` runs it too (then pass uvicorn the bounds that ``serve``
+sets: ``--http h11 --h11-max-incomplete-event-size 16384 --limit-concurrency 1000``; only
+``serve`` times out request heads). The model is a local
 folder or, in a project that tracks with MLflow, a registered version
 (``MODEL_SERVER_MODEL_URI``), downloaded and verified at start-up.
 """
 
+import asyncio
 import logging
 import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
+from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 
 from .middleware import ServingMiddleware, request_id
 from .model_server import warm_up_row
@@ -31,6 +35,11 @@ from .settings import ENV_PREFIX, ServingSettings, load_settings
 
 logger = logging.getLogger(__name__)
 
+#: The answer to a request head not received in time (there is no request to answer yet).
+HEAD_TIMEOUT_ANSWER = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\ncontent-length: 41\r\n"
+    b"connection: close\r\n\r\nthe request head was not received in time"
+)
 #: What uvicorn imports in every worker process; settings reach it through the environment.
 APP_FACTORY = f"{__name__}:create_app"
 _ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -191,14 +200,78 @@ def serve(
         workers=workers,
         access_log=access_log,
         log_level="info",
-        ws="none",
-        # h11 caps the request line plus headers (httptools accepts any size).
-        http="h11",
-        h11_max_incomplete_event_size=settings.max_header_bytes,
         # Annotated int, but uvicorn waits with asyncio.timeout, which takes any float.
         timeout_graceful_shutdown=shutdown_timeout,  # type: ignore[arg-type]
+        **uvicorn_options(settings),
     )
     return 0
+
+
+def uvicorn_options(settings: ServingSettings) -> dict[str, Any]:
+    """How uvicorn must run the app: the bounds on connections and request heads.
+
+    h11 caps the request line plus headers (httptools accepts any size); each head must
+    arrive within ``request_head_timeout_seconds`` (:class:`BoundedH11Protocol`); beyond
+    ``max_connections`` open connections, requests are answered 503 at once.
+    """
+    protocol = partial(BoundedH11Protocol, head_timeout=settings.request_head_timeout_seconds)
+    return {
+        "ws": "none",
+        "http": cast(type[asyncio.Protocol], protocol),  # uvicorn calls it like the class
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "limit_concurrency": settings.max_connections,
+    }
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request head.
+
+    The clock runs while a connection waits for a request line and headers: from its start,
+    and from the first byte of each later request (uvicorn's keep-alive timeout closes an
+    idle connection between requests). A head not complete in time gets a 408, or nothing if
+    no byte came, and the connection is closed: stalled heads cannot pile up connections.
+    """
+
+    def __init__(self, *args: Any, head_timeout: float, **kwargs: Any) -> None:
+        """The protocol of one connection; ``head_timeout`` in seconds."""
+        super().__init__(*args, **kwargs)
+        self.head_timeout = head_timeout
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Start the clock for the first head."""
+        super().connection_made(transport)
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def data_received(self, data: bytes) -> None:
+        """Stop the clock once a head is complete; start it when the next one begins."""
+        super().data_received(data)
+        if not self._awaiting_head():
+            self._stop_clock()
+        elif self._head_timer is None and self.conn.trailing_data[0]:
+            self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the clock with the connection."""
+        self._stop_clock()
+        super().connection_lost(exc)
+
+    def _awaiting_head(self) -> bool:
+        cycle: RequestResponseCycle | None = self.cycle  # None until the first head
+        return cycle is None or cycle.response_complete
+
+    def _stop_clock(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing() or not self._awaiting_head():
+            return
+        if self.conn.trailing_data[0]:  # part of a head came: say why the connection ends
+            self.transport.write(HEAD_TIMEOUT_ANSWER)
+        self.transport.close()
 
 
 def max_workers() -> int:

@@ -56,6 +56,18 @@ class ServingSettings(BaseSettings):
         ge=1024,
         description="largest request line plus headers the `serve` command accepts (else 400)",
     )
+    request_head_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="time a client has to send the request line and headers to `serve` (else "
+        "408, then closed)",
+    )
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="connections `serve` holds open at once; requests beyond it are answered "
+        "503 at once",
+    )
     receive_timeout_seconds: float = Field(
         default=30.0,
         gt=0,
