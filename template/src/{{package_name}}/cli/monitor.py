@@ -1,4 +1,4 @@
-"""The ``monitor`` command: check a batch or the prediction log and write the drift reports.
+"""``monitor``: check a batch or the prediction log and write the drift reports; ``prune-logs``.
 
 The options are described here without importing monitoring (pandas, SciPy); the handler
 imports ``monitoring.monitor.monitor_batch`` when it runs.
@@ -17,6 +17,8 @@ from .options import EXIT_FAILED, EXIT_OK, add_version_mismatch_option, print_js
 #: which the tests check; named here so ``--help`` does not import monitoring).
 MONITORING_CONFIG = Path("configs/monitoring.yaml")
 HISTORY_FILE = "history.json"
+#: How long ``prune-logs`` keeps a prediction log after its last record by default.
+LOG_RETENTION = "30d"
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,6 +65,20 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--target", default="target", help="target column of a data reference (default: target)"
     )
     monitor.set_defaults(handler=run_monitor)
+    prune = commands.add_parser(
+        "prune-logs",
+        help="delete the prediction logs of a directory last written more than an age ago",
+    )
+    prune.add_argument(
+        "--logs", type=Path, required=True, help="directory of prediction logs (*.jsonl)"
+    )
+    prune.add_argument(
+        "--older-than",
+        default=LOG_RETENTION,
+        help=f"age past which a log is deleted: a number and s, m, h or d (default: "
+        f"{LOG_RETENTION}; keep logs at least as long as the windows you monitor)",
+    )
+    prune.set_defaults(handler=run_prune_logs)
 
 
 def run_monitor(args: argparse.Namespace) -> int:
@@ -89,3 +105,12 @@ def run_monitor(args: argparse.Namespace) -> int:
         }
     )
     return EXIT_FAILED if written.alert else EXIT_OK
+
+
+def run_prune_logs(args: argparse.Namespace) -> int:
+    """``prune-logs``: delete stale prediction logs and print them; bad input exits 2."""
+    from ..monitoring.inputs import parse_duration, prune_logs
+
+    deleted = prune_logs(args.logs, parse_duration(args.older_than))
+    print_json({"deleted": [str(path) for path in deleted]})
+    return EXIT_OK

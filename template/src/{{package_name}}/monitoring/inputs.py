@@ -118,10 +118,8 @@ def parse_timestamp(text: str) -> datetime:
 
 def parse_window_bound(text: str, now: datetime | None = None) -> datetime:
     """A ``--since``/``--until`` bound: ISO 8601, or a duration back from now (24h, 30m, 7d)."""
-    match = DURATION.fullmatch(text)
-    if match is not None:
-        back = timedelta(**{DURATION_UNITS[match["unit"]]: int(match["amount"])})
-        return (now or datetime.now(UTC)) - back
+    if DURATION.fullmatch(text) is not None:
+        return (now or datetime.now(UTC)) - parse_duration(text)
     try:
         return parse_timestamp(text)
     except ValueError:
@@ -156,6 +154,43 @@ def read_current(
     if since is not None or until is not None:
         raise ValueError("--since/--until select a time window of a prediction log (.jsonl) only")
     return CurrentBatch(source=path, frame=read_table(path))
+
+
+def prune_logs(folder: Path, older_than: timedelta, *, now: datetime | None = None) -> list[Path]:
+    """Delete the prediction logs in ``folder`` last written more than ``older_than`` ago.
+
+    A log is one server replica's file (or its rotated backup): a replica that is gone stops
+    writing it, so its age is that of its newest record. Symbolic links and other files are
+    left alone; a ``folder`` that does not exist yet (no replica has logged) holds nothing to
+    delete. Returns the deleted files.
+
+    Raises:
+        DataError: when ``folder`` exists but is not a directory.
+    """
+    if not folder.exists():
+        return []
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a directory of prediction logs")
+    cutoff = (now or datetime.now(UTC)) - older_than
+    logs = sorted({log for pattern in LOG_PATTERNS for log in folder.glob(pattern)})
+    stale = [
+        log
+        for log in logs
+        if log.is_file()
+        and not log.is_symlink()
+        and datetime.fromtimestamp(log.stat().st_mtime, UTC) < cutoff
+    ]
+    for log in stale:
+        log.unlink(missing_ok=True)
+    return stale
+
+
+def parse_duration(text: str) -> timedelta:
+    """A duration: a number and s, m, h or d (e.g. 30d)."""
+    match = DURATION.fullmatch(text)
+    if match is None:
+        raise ValueError(f"invalid duration {text!r}: use a number and s, m, h or d (e.g. 30d)")
+    return timedelta(**{DURATION_UNITS[match["unit"]]: int(match["amount"])})
 
 
 def _read_prediction_log(
