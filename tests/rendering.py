@@ -124,6 +124,7 @@ GENERATED_CODE = """
     src/{package}/serving/schemas.py
     src/{package}/serving/scoring.py
     src/{package}/serving/settings.py
+    src/{package}/serving/startup.py
     tests/__init__.py
     tests/conftest.py
     tests/integration/__init__.py
@@ -166,6 +167,7 @@ GENERATED_CODE = """
     tests/unit/serving/test_schemas.py
     tests/unit/serving/test_scoring.py
     tests/unit/serving/test_settings.py
+    tests/unit/serving/test_startup.py
 """
 
 #: Files of the generated code, its tests and docs that only ``tracking: mlflow`` renders hold

@@ -14,6 +14,7 @@ folder or, in a project that tracks with MLflow, a registered version
 import asyncio
 import logging
 import os
+import signal
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +33,7 @@ from .routes import JSON, REQUEST_SCHEMA_REF, router
 from .runtime import Runtime, open_runtime
 from .schemas import RequestError
 from .settings import ENV_PREFIX, ServingSettings, load_settings
+from .startup import FetchingApp
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +160,9 @@ def serve(
 
     Options out of range, an address that cannot be bound, bad settings, a missing model or
     an unusable prediction log are refused before anything starts. One worker serves the
-    app built here; with more, each worker's uvicorn builds its own from the environment, so
+    app built here, or, for a registered version, listens at once and fetches it meanwhile
+    (:class:`~.startup.FetchingApp`: a failure that cannot heal stops the server and is
+    raised here); with more, each worker's uvicorn builds its own from the environment, so
     the model is exported to ``MODEL_SERVER_MODEL_DIR`` or ``MODEL_SERVER_MODEL_URI`` (and
     the other one unset). A registered version named by an alias is exported by its number,
     resolved once here: every worker serves the same version, even one restarted after a
@@ -167,7 +171,8 @@ def serve(
     Raises:
         ArtifactError: when there is no model where the settings point, or a registered
             version's files do not match their registered digests.
-        TrackingError: when the registry cannot be reached or holds no such version.
+        TrackingError: when the registry holds no such version (or, with several workers,
+            cannot be reached).
         ValueError: for an empty host, a port, worker count (at most :func:`max_workers`) or
             shutdown timeout out of range, an address that cannot be bound, or a prediction
             log that cannot be written.
@@ -189,9 +194,13 @@ def serve(
             f"--shutdown-timeout must be between 0 and 3600 seconds, got {shutdown_timeout}"
         )
     _check_bind(host, port)
-    app = create_app(settings)
-    if workers > 1:
-        _export_model(settings, app.state.runtime)
+    app: FastAPI | FetchingApp
+    if workers == 1 and settings.model_uri is not None:  # listen first, fetch meanwhile
+        app = FetchingApp(partial(create_app, settings), settings.model_uri, _stop_server)
+    else:
+        app = create_app(settings)
+        if workers > 1:
+            _export_model(settings, app.state.runtime)
     uvicorn.run(
         app if workers == 1 else APP_FACTORY,  # more workers: each builds its own app
         factory=workers > 1,
@@ -204,7 +213,14 @@ def serve(
         timeout_graceful_shutdown=shutdown_timeout,  # type: ignore[arg-type]
         **uvicorn_options(settings),
     )
+    if isinstance(app, FetchingApp) and app.failure is not None:
+        raise app.failure
     return 0
+
+
+def _stop_server() -> None:
+    """Ask uvicorn to shut down, as SIGTERM does (its handler runs in the main thread)."""
+    signal.raise_signal(signal.SIGTERM)
 
 
 def uvicorn_options(settings: ServingSettings) -> dict[str, Any]:

@@ -65,6 +65,11 @@ class ServingMetrics:
         )
         for reason in DROP_REASONS:  # every reason shows from the start, at 0
             self._dropped.labels(reason)
+        self._fetch_retries = Counter(
+            "model_fetch_retries",
+            "Attempts to fetch the registered model that failed and were retried",
+            registry=self._registry,
+        )
         model = Info("model", "The served model", registry=self._registry)
         model.info(
             {
@@ -97,6 +102,10 @@ class ServingMetrics:
     def drop_log_entries(self, reason: str, entries: int) -> None:
         """Count prediction-log entries not written for ``reason``."""
         self._dropped.labels(reason).inc(entries)
+
+    def count_fetch_retries(self, retries: int) -> None:
+        """Count the failed fetches of the served model retried before it loaded."""
+        self._fetch_retries.inc(retries)
 
     def render(self) -> bytes:
         """Every metric in the Prometheus text format."""
