@@ -6,6 +6,7 @@ a reference model may be a registered version (``models:/<name>@<alias>``), fetc
 ``MLFLOW_TRACKING_URI`` and verified first.
 """
 
+import contextlib
 import json
 import re
 from collections import Counter
@@ -26,8 +27,11 @@ from .report import SchemaReport
 from .statistics import ColumnProfile
 
 LOG_SUFFIX = ".jsonl"
-#: The log files of a directory: each server replica's log and its rotated backup.
-LOG_PATTERNS = (f"*{LOG_SUFFIX}", f"*{LOG_SUFFIX}.1")
+#: The log files of a directory: each server replica's log and its rotated backup, in the
+#: directory itself or in a folder per replica one level down.
+LOG_PATTERNS = tuple(
+    f"{folder}*{LOG_SUFFIX}{backup}" for folder in ("", "*/") for backup in ("", ".1")
+)
 #: A --since/--until duration back from now, e.g. 24h.
 DURATION = re.compile(r"(?P<amount>[0-9]{1,5})(?P<unit>[smhd])")
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -159,7 +163,8 @@ def read_current(
 def prune_logs(folder: Path, older_than: timedelta, *, now: datetime | None = None) -> list[Path]:
     """Delete the prediction logs in ``folder`` last written more than ``older_than`` ago.
 
-    A log is one server replica's file (or its rotated backup): a replica that is gone stops
+    A log is one server replica's file (or its rotated backup), in ``folder`` or in the
+    replica's own folder one level down (removed once empty): a replica that is gone stops
     writing it, so its age is that of its newest record. Symbolic links and other files are
     left alone; a ``folder`` that does not exist yet (no replica has logged) holds nothing to
     delete. Returns the deleted files.
@@ -182,6 +187,9 @@ def prune_logs(folder: Path, older_than: timedelta, *, now: datetime | None = No
     ]
     for log in stale:
         log.unlink(missing_ok=True)
+    for replica in {log.parent for log in stale} - {folder}:  # a gone replica's own folder
+        with contextlib.suppress(OSError):  # still holds something: kept
+            replica.rmdir()
     return stale
 
 
