@@ -159,7 +159,8 @@ def measure_alert_rates(
     for model in range(models):
         directory = workdir / f"model-{model}"
         directory.mkdir(parents=True)
-        reference = _train_reference(task, estimator, directory.name, rng, strategy, data_rows)
+        bundle = _train_bundle(task, estimator, directory.name, rng, strategy, data_rows)
+        reference = Reference.of_bundle(bundle)
         drift_before = counts["drift"]
         frames = [
             synthetic_rows(
@@ -167,7 +168,7 @@ def measure_alert_rates(
             )
             for window in range(windows_per_model + shifted_per_model)
         ]
-        for window, batch in enumerate(_logged_windows(reference, frames)):
+        for window, batch in enumerate(_logged_windows(bundle, frames)):
             report = run_monitoring(
                 reference, batch, settings, history_path=directory / "history.json"
             )
@@ -196,15 +197,12 @@ def measure_alert_rates(
     )
 
 
-def _logged_windows(reference: Reference, frames: list[pd.DataFrame]) -> list[CurrentBatch]:
+def _logged_windows(bundle: ModelBundle, frames: list[pd.DataFrame]) -> list[CurrentBatch]:
     """Each window with the model's predictions, as the prediction log would carry them.
 
     The model scores every window in one pass: each row is scored on its own, so these are
     the predictions ``monitor`` would make window by window, at a fraction of the cost.
     """
-    bundle = reference.bundle
-    if bundle is None:
-        raise ValueError(f"{reference.source} holds no model to predict with")
     version = bundle.metadata.version
     with openmp_threads_for(len(frames[0])):
         predicted = bundle.predict(pd.concat(frames, ignore_index=True))
@@ -221,14 +219,14 @@ def _logged_windows(reference: Reference, frames: list[pd.DataFrame]) -> list[Cu
     ]
 
 
-def _train_reference(
+def _train_bundle(
     task: Task,
     estimator: str,
     name: str,
     rng: np.random.Generator,
     strategy: Strategy,
     rows: tuple[int, int],
-) -> Reference:
+) -> ModelBundle:
     """Train on fresh synthetic rows as ``train`` does, in memory: no data files, no bundle.
 
     ``train`` runs the same :func:`~..core.training.train_model`; writing and loading the
@@ -250,11 +248,4 @@ def _train_reference(
         trained = train_model(config, train, test if strategy == "holdout" else None)
     gate = check_quality_gate(trained.metrics, config.quality_gate)
     metadata = describe_model(config, trained, gate, {}, name, datetime.now(UTC))
-    bundle = ModelBundle(Path(name), trained.pipeline, metadata, trained.profile)
-    return Reference(
-        source=name,
-        schema=trained.schema,
-        features=trained.profile.features,
-        rows=trained.profile.rows,
-        bundle=bundle,
-    )
+    return ModelBundle(Path(name), trained.pipeline, metadata, trained.profile)

@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Self
 
 import pandas as pd
 
@@ -35,6 +36,8 @@ LOG_PATTERNS = tuple(
 #: A --since/--until duration back from now, e.g. 24h.
 DURATION = re.compile(r"(?P<amount>[0-9]{1,5})(?P<unit>[smhd])")
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+#: The shortest retention ``prune_logs`` takes: shorter, it would delete logs being written.
+MIN_RETENTION = timedelta(hours=1)
 #: What parsing a malformed log line raises: bad JSON or timestamp, a missing key, a non-object,
 #: JSON nested too deeply.
 MALFORMED = (ValueError, KeyError, TypeError, RecursionError)
@@ -49,6 +52,17 @@ class Reference:
     features: Mapping[str, ColumnProfile]
     rows: int
     bundle: ModelBundle | None = None
+
+    @classmethod
+    def of_bundle(cls, bundle: ModelBundle) -> Self:
+        """The reference a saved model carries: its schema and training profile."""
+        return cls(
+            source=bundle.directory,
+            schema=bundle.schema,
+            features=bundle.profile.features,
+            rows=bundle.profile.rows,
+            bundle=bundle,
+        )
 
     @property
     def model_version(self) -> str | None:
@@ -86,14 +100,7 @@ def load_reference(
             for column in schema.columns
         }
         return Reference(source=path, schema=schema, features=profiles, rows=len(frame))
-    bundle = load_bundle(path, allow_version_mismatch=allow_version_mismatch)
-    return Reference(
-        source=bundle.directory,
-        schema=bundle.schema,
-        features=bundle.profile.features,
-        rows=bundle.profile.rows,
-        bundle=bundle,
-    )
+    return Reference.of_bundle(load_bundle(path, allow_version_mismatch=allow_version_mismatch))
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,7 @@ def read_current(
     features hold a JSON boolean is malformed, like any line that cannot be read.
     """
     if path.is_dir():
-        logs = sorted({log for pattern in LOG_PATTERNS for log in path.glob(pattern)})
+        logs = _log_files(path)
         if not logs:
             raise DataError(f"{path} holds no prediction logs ({', '.join(LOG_PATTERNS)})")
         return _read_prediction_log(path, logs, since=since, until=until, numeric=numeric)
@@ -165,25 +172,33 @@ def prune_logs(folder: Path, older_than: timedelta, *, now: datetime | None = No
 
     A log is one server replica's file (or its rotated backup), in ``folder`` or in the
     replica's own folder one level down (removed once empty): a replica that is gone stops
-    writing it, so its age is that of its newest record. Symbolic links and other files are
-    left alone; a ``folder`` that does not exist yet (no replica has logged) holds nothing to
-    delete. Returns the deleted files.
+    writing it, so its age is that of its newest record. Files that do not start with a
+    prediction record, symbolic links and linked folders are left alone; a ``folder`` that
+    does not exist yet (no replica has logged) holds nothing to delete. Returns the deleted
+    files.
 
     Raises:
         DataError: when ``folder`` exists but is not a directory.
+        ValueError: for a retention shorter than :data:`MIN_RETENTION`.
     """
+    if older_than < MIN_RETENTION:
+        raise ValueError(
+            f"a retention of {older_than} would delete logs that live replicas still write: "
+            f"keep logs at least {MIN_RETENTION}"
+        )
     if not folder.exists():
         return []
     if not folder.is_dir():
         raise DataError(f"{folder} is not a directory of prediction logs")
     cutoff = (now or datetime.now(UTC)) - older_than
-    logs = sorted({log for pattern in LOG_PATTERNS for log in folder.glob(pattern)})
     stale = [
         log
-        for log in logs
+        for log in _log_files(folder)
         if log.is_file()
         and not log.is_symlink()
+        and not log.parent.is_symlink()  # a linked folder may lead anywhere
         and datetime.fromtimestamp(log.stat().st_mtime, UTC) < cutoff
+        and _is_prediction_log(log)
     ]
     for log in stale:
         log.unlink(missing_ok=True)
@@ -191,6 +206,18 @@ def prune_logs(folder: Path, older_than: timedelta, *, now: datetime | None = No
         with contextlib.suppress(OSError):  # still holds something: kept
             replica.rmdir()
     return stale
+
+
+def _log_files(folder: Path) -> list[Path]:
+    """The prediction logs of ``folder`` and of its folders one level down, sorted."""
+    return sorted({log for pattern in LOG_PATTERNS for log in folder.glob(pattern)})
+
+
+def _is_prediction_log(path: Path) -> bool:
+    """Whether ``path`` is empty or starts with a prediction record (not another .jsonl file)."""
+    with path.open("rb") as lines:
+        first = lines.readline(64 * 1024)
+    return not first.strip() or _record(first, ()) is not None
 
 
 def parse_duration(text: str) -> timedelta:

@@ -104,8 +104,7 @@ def monitor_batch(
     if start and end and start >= end:
         raise ValueError(f"--since {since} must be before --until {until}")
     loaded = load_reference(reference, target=target, allow_version_mismatch=allow_version_mismatch)
-    numeric = [column.name for column in loaded.schema.columns if column.kind == "numeric"]
-    batch = read_current(current, since=start, until=end, numeric=numeric)
+    batch = read_current(current, since=start, until=end, numeric=loaded.schema.numeric)
     report = run_monitoring(
         loaded, batch, config, history_path=history or report_dir / HISTORY_FILE
     )

@@ -12,10 +12,12 @@ folder or, in a project that tracks with MLflow, a registered version
 """
 
 import asyncio
+import json
 import logging
 import os
 import signal
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -37,11 +39,6 @@ from .startup import FetchingApp
 
 logger = logging.getLogger(__name__)
 
-#: The answer to a request head not received in time (there is no request to answer yet).
-HEAD_TIMEOUT_ANSWER = (
-    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\ncontent-length: 41\r\n"
-    b"connection: close\r\n\r\nthe request head was not received in time"
-)
 #: What uvicorn imports in every worker process; settings reach it through the environment.
 APP_FACTORY = f"{__name__}:create_app"
 _ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -286,8 +283,26 @@ class BoundedH11Protocol(H11Protocol):
         if self.transport.is_closing() or not self._awaiting_head():
             return
         if self.conn.trailing_data[0]:  # part of a head came: say why the connection ends
-            self.transport.write(HEAD_TIMEOUT_ANSWER)
+            self.transport.write(_head_timeout_answer(self.head_timeout))
         self.transport.close()
+
+
+def _head_timeout_answer(seconds: float) -> bytes:
+    """A 408 in the API's error format, written by hand: there is no request to answer yet."""
+    message = f"the request line and headers were not received within {seconds:g} s"
+    body = json.dumps(
+        {
+            "error": "request_timeout",
+            "message": message,
+            "request_id": str(uuid.uuid4()),
+            "problems": [],
+        }
+    ).encode()
+    head = (
+        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
 
 
 def max_workers() -> int:

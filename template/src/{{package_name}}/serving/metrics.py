@@ -20,6 +20,11 @@ from .prediction_log import DROP_REASONS
 
 logger = logging.getLogger(__name__)
 
+#: Name and help of the counter of failed, retried fetches of a registered model.
+FETCH_RETRIES = (
+    "model_fetch_retries",
+    "Attempts to fetch the registered model that failed and were retried",
+)
 #: Latency buckets in seconds: from sub-millisecond probes to slow large batches.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -65,11 +70,7 @@ class ServingMetrics:
         )
         for reason in DROP_REASONS:  # every reason shows from the start, at 0
             self._dropped.labels(reason)
-        self._fetch_retries = Counter(
-            "model_fetch_retries",
-            "Attempts to fetch the registered model that failed and were retried",
-            registry=self._registry,
-        )
+        self._fetch_retries = Counter(*FETCH_RETRIES, registry=self._registry)
         model = Info("model", "The served model", registry=self._registry)
         model.info(
             {

@@ -98,26 +98,35 @@ class ServingSettings(BaseSettings):
     @field_validator("api_key")
     @classmethod
     def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
-        """Refuse a key no client can send or match, an empty or a short one.
+        """Refuse a key no client can send, or an empty or short one.
 
         Whitespace around a key (the newline ``kubectl create secret --from-file`` keeps from
-        a file) never arrives in a header: every request would be refused.
+        a file) never arrives in a header, nor does a character outside printable ASCII:
+        every request would be refused.
         """
-        if key is not None and key.get_secret_value() and not key.get_secret_value().strip():
+        if key is None:
+            return key
+        value = key.get_secret_value()
+        if value and not value.strip():
             raise ValueError(
                 f"{ENV_PREFIX}API_KEY is only whitespace: set a key of at least "
                 f"{MIN_API_KEY_LENGTH} characters, or unset it to serve without a key"
             )
-        if key is not None and key.get_secret_value() != key.get_secret_value().strip():
+        if value != value.strip():
             raise ValueError(
                 f"{ENV_PREFIX}API_KEY starts or ends with whitespace (e.g. the newline of a "
                 "file given to kubectl create secret --from-file), which no client can send "
                 "in a header: remove it"
             )
-        if key is not None and len(key.get_secret_value()) < MIN_API_KEY_LENGTH:
+        if not all(" " <= character <= "~" for character in value):
+            raise ValueError(
+                f"{ENV_PREFIX}API_KEY holds characters a header cannot carry: use printable "
+                "ASCII only (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        if len(value) < MIN_API_KEY_LENGTH:
             raise ValueError(
                 f"{ENV_PREFIX}API_KEY must be at least {MIN_API_KEY_LENGTH} characters long "
-                f"(got {len(key.get_secret_value())}); unset it to serve without a key"
+                f"(got {len(value)}); unset it to serve without a key"
             )
         return key
 

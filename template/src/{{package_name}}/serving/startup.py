@@ -24,16 +24,14 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from ..core.bundle import ArtifactError
 from ..core.models import TrackingError
+from .metrics import FETCH_RETRIES
 from .schemas import RequestError
 
 logger = logging.getLogger(__name__)
 
 #: The pause after the first failed fetch, doubled after each one up to the longest.
 FIRST_PAUSE_SECONDS, LONGEST_PAUSE_SECONDS = 1.0, 60.0
-#: What a failed fetch may raise: a tracking error (temporary or not) or bad input.
-FETCH_ERRORS = (TrackingError, ArtifactError, ValueError, OSError)
 
 
 class FetchingApp:
@@ -56,16 +54,15 @@ class FetchingApp:
         #: The error that ended the attempts, one that retrying cannot heal.
         self.failure: Exception | None = None
         self.reason = f"fetching {uri}"
-        #: Failed attempts that were retried.
-        self.retries = 0
         self._registry = CollectorRegistry()
-        self._retries = Counter(
-            "model_fetch_retries",
-            "Attempts to fetch the registered model that failed and were retried",
-            registry=self._registry,
-        )
+        self._retries = Counter(*FETCH_RETRIES, registry=self._registry)
         self._loading: asyncio.Task[None] | None = None
         self._running: AbstractAsyncContextManager[object] | None = None
+
+    @property
+    def retries(self) -> int:
+        """Failed attempts that were retried."""
+        return int(self._registry.get_sample_value(f"{FETCH_RETRIES[0]}_total") or 0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The lifespan here; requests to the app once built, else the loading answers."""
@@ -103,14 +100,13 @@ class FetchingApp:
                 if not error.temporary:
                     self._fail(error)
                     return
-                self.retries += 1
                 self._retries.inc()
                 self.reason = f"fetching {self.uri} failed, retrying in {pause:g} s: {error}"
                 logger.warning("%s", self.reason)
                 await asyncio.sleep(pause)
                 pause = min(2 * pause, longest)
                 continue
-            except FETCH_ERRORS as error:
+            except Exception as error:  # cannot heal; a bug too (serve raises it: exit 70)
                 self._fail(error)
                 return
             app.state.runtime.metrics.count_fetch_retries(self.retries)
