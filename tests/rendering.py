@@ -107,6 +107,7 @@ GENERATED_CODE = """
     src/{package}/monitoring/config.py
     src/{package}/monitoring/html_report.py
     src/{package}/monitoring/inputs.py
+    src/{package}/monitoring/labels.py
     src/{package}/monitoring/monitor.py
     src/{package}/monitoring/report.py
     src/{package}/monitoring/samples.py
@@ -132,6 +133,8 @@ GENERATED_CODE = """
     tests/integration/test_alert_rates.py
     tests/integration/test_cli.py
     tests/integration/test_hostile_requests.py
+    tests/integration/test_labels_volume.py
+    tests/integration/test_live_performance.py
     tests/integration/test_monitor_cli.py
     tests/integration/test_pipeline.py
     tests/integration/test_provenance.py
@@ -154,6 +157,7 @@ GENERATED_CODE = """
     tests/unit/monitoring/test_drift_catalogue.py
     tests/unit/monitoring/test_html_report.py
     tests/unit/monitoring/test_inputs.py
+    tests/unit/monitoring/test_labels.py
     tests/unit/monitoring/test_monitor.py
     tests/unit/monitoring/test_report.py
     tests/unit/monitoring/test_statistics.py
@@ -164,6 +168,7 @@ GENERATED_CODE = """
     tests/unit/serving/test_metrics.py
     tests/unit/serving/test_model_server.py
     tests/unit/serving/test_prediction_log.py
+    tests/unit/serving/test_record_ids.py
     tests/unit/serving/test_schemas.py
     tests/unit/serving/test_scoring.py
     tests/unit/serving/test_settings.py

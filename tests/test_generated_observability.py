@@ -8,6 +8,7 @@ that an alert rule or the Grafana dashboard uses (``kube_*`` series of kube-stat
 aside) has a series with the job's label, and every alert rule is loaded and healthy.
 """
 
+import csv
 import json
 import re
 import shutil
@@ -82,6 +83,38 @@ def _wait_for_prometheus(base: str, server: subprocess.Popen[str], log: Path) ->
             pass
         time.sleep(0.25)
     raise AssertionError(f"prometheus was not ready within {SETTLE_SECONDS} s:\n{log.read_text()}")
+
+
+def _report_live_performance(
+    trained_copy: TrainedCopy, package: str, tmp_path: Path, reports: Path
+) -> None:
+    """Label the served records and rewrite the report with live performance (the gauges)."""
+    log = tmp_path / "predictions.jsonl"
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while not log.is_file() or len(log.read_text().splitlines()) < 120:  # written off the path
+        assert time.monotonic() < deadline, "the prediction log was not written"
+        time.sleep(0.1)
+    with (trained_copy.directory / "data" / "test.csv").open() as handle:
+        rows = list(csv.DictReader(handle))[:40]
+    labels = tmp_path / "labels.csv"
+    lines = [f"{row['record_id']},{row['target']}\n" for row in rows]
+    labels.write_text("record_id,target\n" + "".join(lines))
+    store = str(tmp_path / "labels")
+    trained_copy.python("-m", package, "--quiet", "label", str(labels), "--store", store)
+    config = tmp_path / "monitoring.yaml"
+    config.write_text("performance: {live_min_rows: 20, min_rows_per_class: 1}\n")
+    monitor = ["-m", package, "--quiet", "monitor", "--current", str(log), "--labels", store]
+    monitor += ["--config", str(config), "--report-dir", str(reports)]
+    done = subprocess.run(
+        [str(trained_copy.venv / "bin" / "python"), *monitor],
+        cwd=trained_copy.directory,
+        env=trained_copy.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode in {0, 1}, done.stdout + done.stderr  # 1: an alert, also reported
 
 
 @pytest.mark.parametrize("answer_set", ["defaults"], indirect=True)
@@ -165,10 +198,11 @@ def test_prometheus_scrapes_every_metric_the_rules_and_dashboard_use(
         try:
             wait_until_ready(base, server, 120)
             _wait_for_prometheus(api, scraper, log)
-            records = demo_records(work, 5)
+            records = demo_records(work, 40)
             for _ in range(3):
                 good = json.dumps({"records": records}).encode()
                 assert call_json(f"{base}/predict", good)[0] == 200
+            _report_live_performance(trained_copy, package, tmp_path, reports)
             first = next(iter(records[0]))
             missing = {"records": [{k: v for k, v in records[0].items() if k != first}]}
             assert call_json(f"{base}/predict", json.dumps(missing).encode())[0] == 422

@@ -131,11 +131,19 @@ def wait_until_ready(base: str, server: subprocess.Popen[str], seconds: float) -
     raise AssertionError(f"serve was not ready within {seconds} s")
 
 
-def demo_records(work: Path, rows: int) -> list[dict[str, float]]:
-    """The first ``rows`` records of a trained copy's test data, without the target."""
+#: The id column of the default config (``features.ids``): sent as text, never a feature.
+RECORD_ID = "record_id"
+
+
+def demo_records(work: Path, rows: int) -> list[dict[str, float | str]]:
+    """The first ``rows`` records of a trained copy's test data (ids kept), without the target."""
     with (work / "data" / "test.csv").open() as handle:
         reader = csv.DictReader(handle)
         return [
-            {name: float(value) for name, value in row.items() if name != "target"}
+            {
+                name: value if name == RECORD_ID else float(value)
+                for name, value in row.items()
+                if name != "target"
+            }
             for _, row in zip(range(rows), reader, strict=False)
         ]

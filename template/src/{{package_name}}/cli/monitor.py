@@ -1,7 +1,7 @@
-"""``monitor``: check a batch or the prediction log and write the drift reports; ``prune-logs``.
+"""``monitor`` a batch or the prediction log, ``prune-logs``, ``label`` (the labels store).
 
-The options are described here without importing monitoring (pandas, SciPy); the handler
-imports ``monitoring.monitor.monitor_batch`` when it runs.
+The options are described here without importing monitoring (pandas, SciPy); each handler
+imports what it runs (e.g. ``monitoring.monitor.monitor_batch``) when it runs.
 """
 
 from __future__ import annotations
@@ -10,7 +10,15 @@ import argparse
 from pathlib import Path
 
 from ..core.models import model_forms
-from .options import EXIT_FAILED, EXIT_OK, add_version_mismatch_option, print_json
+from .options import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    add_version_mismatch_option,
+    config_options,
+    load_train_config,
+    print_json,
+)
 
 #: Where the thresholds and the alert history are, unless the options say otherwise (the same
 #: as ``monitoring.config.DEFAULT_MONITORING_CONFIG`` and ``monitoring.verdicts.HISTORY_FILE``,
@@ -19,10 +27,12 @@ MONITORING_CONFIG = Path("configs/monitoring.yaml")
 HISTORY_FILE = "history.json"
 #: How long ``prune-logs`` keeps a prediction log after its last record by default.
 LOG_RETENTION = "30d"
+#: Where ``label`` keeps the labels (``monitoring.labels.DEFAULT_STORE``, which the tests check).
+LABELS_STORE = Path("labels")
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``monitor`` and its handler."""
+    """Register ``monitor``, ``prune-logs`` and ``label`` with their handlers."""
     monitor = commands.add_parser(
         "monitor",
         help="check a batch or the prediction log for drift and performance; write reports",
@@ -64,6 +74,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     monitor.add_argument(
         "--target", default="target", help="target column of a data reference (default: target)"
     )
+    monitor.add_argument(
+        "--labels",
+        type=Path,
+        help="labels store (see `label`): score the logged predictions of the label window on "
+        "the labels of their ids (live performance); --current must be prediction logs",
+    )
     monitor.set_defaults(handler=run_monitor)
     prune = commands.add_parser(
         "prune-logs",
@@ -79,6 +95,27 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         f"{LOG_RETENTION}; keep logs at least as long as the windows you monitor)",
     )
     prune.set_defaults(handler=run_prune_logs)
+    label = commands.add_parser(
+        "label",
+        parents=[config_options()],
+        help="ingest labels (CSV/Parquet: ids, target, optional label_time) into the labels store",
+    )
+    label.add_argument(
+        "paths",
+        type=Path,
+        nargs="+",
+        metavar="PATH",
+        help="labels file, or a folder whose *.csv and *.parquet files are ingested one by one",
+    )
+    label.add_argument(
+        "--store", type=Path, default=LABELS_STORE, help=f"labels store (default: {LABELS_STORE})"
+    )
+    label.add_argument(
+        "--logs",
+        type=Path,
+        help="prediction logs (a folder or .jsonl) to count the ids never predicted",
+    )
+    label.set_defaults(handler=run_label)
 
 
 def run_monitor(args: argparse.Namespace) -> int:
@@ -95,6 +132,7 @@ def run_monitor(args: argparse.Namespace) -> int:
         until=args.until,
         target=args.target,
         allow_version_mismatch=args.allow_version_mismatch,
+        labels=args.labels,
     )
     report = written.report
     print_json(
@@ -114,3 +152,28 @@ def run_prune_logs(args: argparse.Namespace) -> int:
     deleted = prune_logs(args.logs, parse_duration(args.older_than))
     print_json({"deleted": [str(path) for path in deleted]})
     return EXIT_OK
+
+
+def run_label(args: argparse.Namespace) -> int:
+    """``label``: 0 when every file was ingested (or already was), 2 when any was refused."""
+    config = load_train_config(args)
+    if not config.features.ids:
+        raise ValueError("labels join predictions by id: set features.ids in configs/train.yaml")
+    from ..monitoring.labels import ingest_folder_or_file
+
+    ingestion = ingest_folder_or_file(
+        args.paths,
+        args.store,
+        task=config.task,
+        target=config.data.target,
+        ids=config.features.ids,
+        logs=args.logs,
+    )
+    print_json(
+        {
+            "store": str(args.store),
+            "files": [result.as_dict() for result in ingestion.results],
+            "refused": [refusal.as_dict() for refusal in ingestion.refused],
+        }
+    )
+    return EXIT_BAD_INPUT if ingestion.refused else EXIT_OK

@@ -8,11 +8,12 @@ import io
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.model_selection import train_test_split
@@ -116,8 +117,11 @@ def write_demo_data(
     test_size: float,
     seed: int,
     force: bool = False,
+    ids: Sequence[str] = (),
 ) -> tuple[Path, Path]:
     """Write the task's demo data set as a train file and a hold-out test file.
+
+    Each of ``ids`` (the configured id columns) comes first and numbers the rows from 0.
 
     An existing file is replaced only with ``force`` or when it already holds exactly these
     rows (a rerun), so a team's own data is never overwritten by accident.
@@ -126,6 +130,8 @@ def write_demo_data(
         DataError: naming the first existing file that holds other data, before writing any.
     """
     frame = load_demo_frame(task, target=target)
+    for position, name in enumerate(ids):
+        frame.insert(position, name, np.arange(len(frame)))
     stratify = frame[target] if task == "classification" else None
     parts = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
     train, test = (part.reset_index(drop=True) for part in parts)

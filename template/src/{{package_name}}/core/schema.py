@@ -15,10 +15,15 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 Kind = Literal["numeric", "categorical"]
-Rule = Literal["missing_column", "dtype", "nullable", "unseen_category", "out_of_range"]
+Rule = Literal["missing_column", "dtype", "nullable", "unseen_category", "out_of_range", "id"]
 
 #: Row positions quoted in a violation message, at most.
 QUOTED_ROWS = 5
+#: Longest id text; integer ids fit a signed 64-bit integer.
+ID_MAX_LENGTH = 128
+ID_INTEGER_BOUND = 2**63
+#: Joins the ids of a record into one key (the unit separator: in no sensible id).
+ID_SEPARATOR = "\x1f"
 
 
 class DataError(ValueError):
@@ -65,6 +70,8 @@ class FeatureSchema(BaseModel):
 
     columns: list[ColumnSchema]
     allow_unseen_categories: bool = False
+    #: Columns that identify a record (``features.ids``): echoed and logged, never features.
+    ids: list[str] = []
 
     @property
     def feature_names(self) -> list[str]:
@@ -113,6 +120,34 @@ class FeatureSchema(BaseModel):
         }
         return features.assign(**converted) if converted else features
 
+    def id_violations(self, frame: pd.DataFrame) -> list[Violation]:
+        """Every id column ``frame`` lacks or holds badly: missing, invalid or repeated ids.
+
+        An id is a non-empty text of at most :data:`ID_MAX_LENGTH` characters or an integer
+        (a signed 64-bit one); the ids of a row together must be unique in ``frame``.
+        """
+        found: list[Violation] = []
+        for name in self.ids:
+            if name not in frame.columns:
+                found.append(Violation(name, "id", f"id column {name!r}: missing"))
+                continue
+            bad = ~frame[name].map(is_valid_id).to_numpy(dtype=bool)
+            if bad.any():
+                rows = _positions(bad)
+                message = (
+                    f"id column {name!r}: {int(bad.sum())} value(s) (rows {list(rows)}) are not "
+                    f"ids: use a text of 1 to {ID_MAX_LENGTH} characters or a 64-bit integer"
+                )
+                found.append(Violation(name, "id", message, rows))
+        if self.ids and not found:
+            repeated = id_keys(frame, self.ids).duplicated(keep=False).to_numpy(dtype=bool)
+            if repeated.any():
+                rows = _positions(repeated)
+                shared = int(repeated.sum())
+                message = f"ids {self.ids}: {shared} rows share an id (rows {list(rows)})"
+                found.append(Violation(self.ids[0], "id", message, rows))
+        return found
+
     def _column_violations(self, column: ColumnSchema, values: pd.Series) -> list[Violation]:
         found: list[Violation] = []
         if column.kind == "numeric" and not _is_numeric(values):
@@ -148,6 +183,7 @@ def infer_schema(
     numeric: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
     allow_unseen_categories: bool = False,
+    ids: Sequence[str] = (),
 ) -> FeatureSchema:
     """Infer the schema of training ``features`` (the target already removed).
 
@@ -181,7 +217,30 @@ def infer_schema(
         else:
             kind = "numeric" if _is_numeric(values) else "categorical"
         columns.append(_describe_column(str(name), kind, values))
-    return FeatureSchema(columns=columns, allow_unseen_categories=allow_unseen_categories)
+    return FeatureSchema(
+        columns=columns, allow_unseen_categories=allow_unseen_categories, ids=list(ids)
+    )
+
+
+def is_valid_id(value: object) -> bool:
+    """Whether ``value`` is an id: a text of 1 to :data:`ID_MAX_LENGTH` characters, an integer."""
+    if isinstance(value, str):
+        return 0 < len(value) <= ID_MAX_LENGTH
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        return False
+    return -ID_INTEGER_BOUND <= int(value) < ID_INTEGER_BOUND
+
+
+def id_keys(frame: pd.DataFrame, ids: Sequence[str]) -> pd.Series:
+    """One text key per row from its ``ids`` (integers in decimal): how records and labels join.
+
+    Ids are compared as text, so the integer 7 and the text "7" are the same id.
+    """
+    texts = [frame[name].astype(str) for name in ids]
+    key = texts[0]
+    for text in texts[1:]:
+        key = key + ID_SEPARATOR + text
+    return key.rename("id_key")
 
 
 def _describe_column(name: str, kind: Kind, values: pd.Series) -> ColumnSchema:

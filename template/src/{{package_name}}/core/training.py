@@ -57,7 +57,7 @@ def split_target(
     if config.features.numeric is not None and config.features.categorical is not None:
         names = listed
     else:
-        dropped = {target, *config.features.exclude}
+        dropped = {target, *config.features.exclude, *config.features.ids}
         names = [str(name) for name in frame.columns if name not in dropped]
     return frame[names], frame[target]
 
@@ -97,6 +97,7 @@ def train_model(
         numeric=config.features.numeric,
         categorical=config.features.categorical,
         allow_unseen_categories=config.features.allow_unseen_categories,
+        ids=config.features.ids,
     )
     X = schema.prepare(features)
     estimator = build_estimator(

@@ -25,7 +25,7 @@ from .bundle import (
 )
 from .config import ConfigError, TrainConfig
 from .data import file_lock, read_table, write_demo_data, write_table, write_text_atomically
-from .schema import DataError, require_columns
+from .schema import DataError, SchemaError, require_columns
 from .training import GateResult, TrainedModel, check_quality_gate, score_model, train_model
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ def write_data(config: TrainConfig, *, force: bool = False) -> tuple[Path, Path]
         test_size=config.split.test_size,
         seed=config.seed,
         force=force,
+        ids=config.features.ids,
     )
     logger.info("wrote %s demo data to %s and %s", config.task, *paths)
     return paths
@@ -165,6 +166,9 @@ def run_prediction(
     """Write ``input_path``'s rows plus prediction columns to ``output_path``; return the count."""
     bundle: ModelBundle = load_bundle(model_path, allow_version_mismatch=allow_version_mismatch)
     frame = read_table(input_path)
+    bad_ids = bundle.schema.id_violations(frame)
+    if bad_ids:  # ids are how labels find these predictions later
+        raise SchemaError(bad_ids)
     predictions = bundle.predict(frame)
     clashes = [name for name in predictions.columns if name in frame.columns]
     if clashes:

@@ -4,7 +4,9 @@ The keys of the drift statistics' thresholds come from the catalogue
 (:data:`~.statistics.DRIFT_STATISTICS`), so a statistic added there is configured here too.
 """
 
+import re
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -14,6 +16,7 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails, InitErrorDetails
@@ -22,6 +25,9 @@ from ..core.config import ConfigError, config_problems, read_yaml_mapping
 from .statistics import DRIFT_STATISTICS, thresholds_keys
 
 DEFAULT_MONITORING_CONFIG = Path("configs/monitoring.yaml")
+#: A duration: a number and s, m, h or d (24h, 30d), e.g. back from now.
+DURATION = re.compile(r"(?P<amount>[0-9]{1,5})(?P<unit>[smhd])")
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 class MonitoringConfigError(ConfigError):
@@ -131,10 +137,31 @@ def _init_error(problem: ErrorDetails) -> InitErrorDetails:
 
 
 class PerformanceConfig(_Strict):
-    """How far task metrics may fall below the training baseline."""
+    """How far task metrics may fall below the training baseline, and when to judge them.
+
+    Live performance (``monitor --labels``) scores the predictions logged within
+    ``label_window`` before the run that have a label by then; the prediction-log retention
+    must be at least as long, or predictions are deleted before their labels arrive.
+    """
 
     tolerated_drop: float = Field(default=0.1, ge=0.0, le=1.0)
     min_rows: int = Field(default=30, ge=1)
+    #: Live performance judges from this many labelled rows (fewer: it cannot judge yet);
+    #: ``make bench-alerts`` measures the false alerts it avoids.
+    live_min_rows: int = Field(default=200, ge=1)
+    min_rows_per_class: int = Field(default=10, ge=1)
+    label_window: str = "14d"
+
+    @field_validator("label_window")
+    @classmethod
+    def _duration(cls, text: str) -> str:
+        parse_duration(text)  # raises naming the allowed form
+        return text
+
+    @property
+    def label_window_length(self) -> timedelta:
+        """``label_window`` as a duration."""
+        return parse_duration(self.label_window)
 
 
 class AlertingConfig(_Strict):
@@ -160,6 +187,14 @@ class MonitoringConfig(_Strict):
     drift: DriftConfig = Field(default_factory=DriftConfig)
     performance: PerformanceConfig = PerformanceConfig()
     alerting: AlertingConfig = AlertingConfig()
+
+
+def parse_duration(text: str) -> timedelta:
+    """A duration: a number and s, m, h or d (e.g. 30d)."""
+    match = DURATION.fullmatch(text)
+    if match is None:
+        raise ValueError(f"invalid duration {text!r}: use a number and s, m, h or d (e.g. 30d)")
+    return timedelta(**{DURATION_UNITS[match["unit"]]: int(match["amount"])})
 
 
 def load_monitoring_config(path: Path = DEFAULT_MONITORING_CONFIG) -> MonitoringConfig:

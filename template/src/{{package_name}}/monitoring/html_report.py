@@ -9,7 +9,7 @@ from html import escape
 from pathlib import Path
 
 from ..core.data import write_text_atomically
-from .report import Bin, ColumnReport, MonitoringReport, Statistic
+from .report import Bin, ColumnReport, LabelsInfo, MonitoringReport, Statistic
 from .statistics import DRIFT_STATISTICS
 
 REPORT_HTML = "report.html"
@@ -104,8 +104,9 @@ def _schema(report: MonitoringReport) -> str:
 
 def _performance(report: MonitoringReport) -> str:
     scored = report.performance
+    labels = _labels(scored.labels) if scored.labels is not None else ""
     if scored.status == "skipped":
-        return f"<h2>Performance: not judged</h2><p>{escape(scored.reason or '')}</p>"
+        return f"<h2>Performance: not judged</h2><p>{escape(scored.reason or '')}</p>{labels}"
     rows = "".join(
         f"<tr><td>{escape(m.name)}</td><td>{_number(m.baseline)}</td><td>{_number(m.current)}</td>"
         f"<td>{'&ge;' if m.higher_is_better else '&le;'} {_number(m.limit)}</td>"
@@ -116,7 +117,20 @@ def _performance(report: MonitoringReport) -> str:
         f"<h2>Performance {_badge(scored.status)}</h2><p>{scored.rows} labelled rows; "
         f"training metrics from {escape(scored.baseline_from or 'unknown rows')}</p>"
         "<table><tr><th>metric</th><th>training</th><th>current</th><th>allowed</th>"
-        f"<th>verdict</th></tr>{rows}</table>"
+        f"<th>verdict</th></tr>{rows}</table>{labels}"
+    )
+
+
+def _labels(labels: LabelsInfo) -> str:
+    """Where live labels came from and how well they cover the logged predictions."""
+    return (
+        f"<p>Live labels from {escape(labels.store)}: {labels.labelled_rows} of "
+        f"{labels.logged_rows} logged predictions labelled (coverage "
+        f"{_number(labels.coverage)}) between {escape(str(labels.window_start))} and "
+        f"{escape(str(labels.window_end))}; label delay median "
+        f"{_number(labels.delay_median_seconds)} s, p90 {_number(labels.delay_p90_seconds)} s; "
+        f"{labels.repeated_ids} id(s) predicted more than once (the latest scored); "
+        f"{labels.unknown_classes} label(s) of a class the model does not know</p>"
     )
 
 

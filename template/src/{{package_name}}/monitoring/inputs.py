@@ -8,7 +8,6 @@ a reference model may be a registered version (``models:/<name>@<alias>``), fetc
 
 import contextlib
 import json
-import re
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
@@ -23,7 +22,9 @@ from ..core.data import SUFFIXES, read_table, require_file
 from ..core.models import is_model_uri, open_model
 from ..core.pipeline import PREDICTION_COLUMN, PROBABILITY_PREFIX
 from ..core.profile import profile_column
-from ..core.schema import DataError, FeatureSchema, infer_schema
+from ..core.schema import ID_SEPARATOR, DataError, FeatureSchema, infer_schema
+from .config import DURATION
+from .config import parse_duration as parse_duration  # re-exported: prune-logs reads it here
 from .report import SchemaReport
 from .statistics import ColumnProfile
 
@@ -33,9 +34,6 @@ LOG_SUFFIX = ".jsonl"
 LOG_PATTERNS = tuple(
     f"{folder}*{LOG_SUFFIX}{backup}" for folder in ("", "*/") for backup in ("", ".1")
 )
-#: A --since/--until duration back from now, e.g. 24h.
-DURATION = re.compile(r"(?P<amount>[0-9]{1,5})(?P<unit>[smhd])")
-DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 #: The shortest retention ``prune_logs`` takes: shorter, it would delete logs being written.
 MIN_RETENTION = timedelta(hours=1)
 #: What parsing a malformed log line raises: bad JSON or timestamp, a missing key, a non-object,
@@ -114,6 +112,35 @@ class CurrentBatch:
     window_end: datetime | None = None
     skipped_lines: int = 0
     model_versions: dict[str, int] = field(default_factory=dict)
+    #: Prediction log only: when each row was logged, and its ids (None where it has none).
+    timestamps: pd.Series | None = None
+    ids: pd.Series | None = None
+
+    def since(self, start: datetime) -> Self:
+        """The rows logged at ``start`` or later (a prediction log's batch only).
+
+        Raises:
+            DataError: when no row is that recent.
+        """
+        if self.timestamps is None:
+            raise ValueError("only a prediction log's rows have timestamps")
+        keep = (self.timestamps >= start).to_numpy(dtype=bool)
+        if not keep.any():
+            raise DataError(f"{self.source} has no prediction records since {start}")
+        if keep.all():
+            return replace(self, window_start=start)
+        predictions = self.predictions
+        kept = predictions[keep].reset_index(drop=True) if predictions is not None else None
+        versions = Counter(kept["model_version"]) if kept is not None else Counter[str]()
+        return replace(
+            self,
+            frame=self.frame[keep].reset_index(drop=True),
+            predictions=kept,
+            window_start=start,
+            model_versions={str(version): count for version, count in versions.items()},
+            timestamps=self.timestamps[keep].reset_index(drop=True),
+            ids=self.ids[keep].reset_index(drop=True) if self.ids is not None else None,
+        )
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -220,14 +247,6 @@ def _is_prediction_log(path: Path) -> bool:
     return not first.strip() or _record(first, ()) is not None
 
 
-def parse_duration(text: str) -> timedelta:
-    """A duration: a number and s, m, h or d (e.g. 30d)."""
-    match = DURATION.fullmatch(text)
-    if match is None:
-        raise ValueError(f"invalid duration {text!r}: use a number and s, m, h or d (e.g. 30d)")
-    return timedelta(**{DURATION_UNITS[match["unit"]]: int(match["amount"])})
-
-
 def _read_prediction_log(
     path: Path,
     logs: list[Path],
@@ -245,6 +264,8 @@ def _read_prediction_log(
     """
     inputs: list[dict[str, object]] = []
     outputs: list[dict[str, object]] = []
+    moments: list[datetime] = []
+    keys: list[str | None] = []
     versions: Counter[str] = Counter()
     skipped = 0
     for log in logs:
@@ -257,11 +278,13 @@ def _read_prediction_log(
                 if record is None:
                     skipped += 1
                     continue
-                moment, version, features, output = record
+                moment, version, features, output, key = record
                 if (since and moment < since) or (until and moment >= until):
                     continue
                 inputs.append(features)
                 outputs.append(output | {"model_version": version})
+                moments.append(moment)
+                keys.append(key)
                 versions[version] += 1
     if not inputs:
         window = (
@@ -276,16 +299,20 @@ def _read_prediction_log(
         window_end=until,
         skipped_lines=skipped,
         model_versions=dict(versions),
+        timestamps=pd.Series(pd.to_datetime(moments, utc=True)),
+        ids=pd.Series(keys, dtype=object),
     )
 
 
 def _record(
     line: bytes, numeric: Collection[str]
-) -> tuple[datetime, str, dict[str, object], dict[str, object]] | None:
-    """Timestamp, model version, inputs and output columns of one log line, or None.
+) -> tuple[datetime, str, dict[str, object], dict[str, object], str | None] | None:
+    """Timestamp, model version, inputs, output columns and id key of one log line, or None.
 
-    None for a line that is not UTF-8 JSON of the logged shape, or whose ``numeric`` inputs
-    or probabilities hold a JSON ``true``/``false`` (Python would read it as 1 or 0).
+    The id key joins the record's ids as :func:`~..core.schema.id_keys` does (None for a
+    record without ids, e.g. one logged before ids existed). None for a line that is not
+    UTF-8 JSON of the logged shape, or whose ``numeric`` inputs or probabilities hold a JSON
+    ``true``/``false`` (Python would read it as 1 or 0).
     """
     try:
         value = json.loads(line.decode("utf-8"))
@@ -302,9 +329,13 @@ def _record(
     numbers = [*(features.get(name) for name in numeric), *probabilities.values()]
     if any(isinstance(number, bool) for number in numbers):
         return None
+    ids = value.get("ids")
+    if ids is not None and not (isinstance(ids, dict) and ids):
+        return None
     for label, probability in probabilities.items():
         output[f"{PROBABILITY_PREFIX}{label}"] = probability
-    return moment, str(value.get("model_version", "")), features, output
+    key = ID_SEPARATOR.join(str(id_value) for id_value in ids.values()) if ids else None
+    return moment, str(value.get("model_version", "")), features, output, key
 
 
 def check_columns(

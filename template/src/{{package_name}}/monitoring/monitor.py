@@ -2,6 +2,7 @@
 
 A run checks the batch's schema, feature drift, prediction drift (model outputs from the
 prediction log or from predicting the batch), performance on labelled rows and alerting.
+Live performance joins labels from the labels store to the logged predictions by id.
 """
 
 import logging
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +23,7 @@ from ..core.bundle import ModelBundle
 from ..core.metrics import LOWER_IS_BETTER
 from ..core.pipeline import PROBABILITY_PREFIX
 from ..core.reports import DriftStatus
-from ..core.schema import SchemaError
+from ..core.schema import DataError, SchemaError
 from ..core.training import score_predictions
 from .config import (
     DEFAULT_MONITORING_CONFIG,
@@ -32,6 +33,7 @@ from .config import (
 )
 from .html_report import write_report_html
 from .inputs import (
+    LOG_SUFFIX,
     CurrentBatch,
     Reference,
     check_columns,
@@ -39,9 +41,11 @@ from .inputs import (
     parse_window_bound,
     read_current,
 )
+from .labels import read_labels
 from .report import (
     ColumnReport,
     CurrentInfo,
+    LabelsInfo,
     MetricReport,
     MonitoringReport,
     PerformanceReport,
@@ -87,26 +91,45 @@ def monitor_batch(
     until: str | None = None,
     target: str = "target",
     allow_version_mismatch: bool = False,
+    labels: Path | None = None,
 ) -> WrittenReport:
     """Load the inputs, run the monitoring and write ``report.json`` and ``report.html``.
 
     ``reference`` is a model directory, models root, registered version or data file (see
     :func:`load_reference`); ``current`` a batch file, prediction log or folder of logs, cut to
     ``since``/``until`` (ISO 8601 or a duration ago, e.g. 24h). The alert history is
-    ``history`` (default: the history file in ``report_dir``).
+    ``history`` (default: the history file in ``report_dir``). With ``labels`` (a labels
+    store), performance is live: the logged predictions of ``performance.label_window``
+    before ``until`` (or now) are scored on the labels that came back for their ids.
 
     Raises:
         ValueError: for bad input: an invalid config, window or reference, an unreadable batch.
     """
     config = load_monitoring_config(config_path)
-    start = parse_window_bound(since) if since is not None else None
-    end = parse_window_bound(until) if until is not None else None
+    now = datetime.now(UTC)
+    start = parse_window_bound(since, now) if since is not None else None
+    end = parse_window_bound(until, now) if until is not None else None
     if start and end and start >= end:
         raise ValueError(f"--since {since} must be before --until {until}")
     loaded = load_reference(reference, target=target, allow_version_mismatch=allow_version_mismatch)
-    batch = read_current(current, since=start, until=end, numeric=loaded.schema.numeric)
+    numeric = loaded.schema.numeric
+    if labels is None:
+        batch = read_current(current, since=start, until=end, numeric=numeric)
+        live = None
+    else:
+        if not (current.is_dir() or current.suffix.lower() == LOG_SUFFIX):
+            raise ValueError(
+                "--labels joins labels to logged predictions: --current must be a prediction "
+                f"log ({LOG_SUFFIX}) or a folder of logs, not {current}"
+            )
+        live_start = (end or now) - config.performance.label_window_length
+        read_from = None if start is None else min(start, live_start)
+        logged = read_current(current, since=read_from, until=end, numeric=numeric)
+        batch = logged if start is None or start == read_from else logged.since(start)
+        window = (live_start, end or now)
+        live = live_performance(loaded, logged, labels, config.performance, window)
     report = run_monitoring(
-        loaded, batch, config, history_path=history or report_dir / HISTORY_FILE
+        loaded, batch, config, history_path=history or report_dir / HISTORY_FILE, live=live
     )
     paths = [write_report_json(report, report_dir), write_report_html(report, report_dir)]
     if report.status == "alert":
@@ -121,8 +144,13 @@ def run_monitoring(
     *,
     history_path: Path,
     now: datetime | None = None,
+    live: PerformanceReport | None = None,
 ) -> MonitoringReport:
-    """Compare ``batch`` with ``reference``, record the window in the history, and report."""
+    """Compare ``batch`` with ``reference``, record the window in the history, and report.
+
+    ``live`` is the live performance (see :func:`live_performance`); without it, performance
+    is scored on the batch's own labelled rows.
+    """
     generated_at = now or datetime.now(UTC)
     frame = batch.frame
     schema = check_columns(reference.schema, frame, expected_extra={reference.target or "target"})
@@ -153,7 +181,7 @@ def run_monitoring(
     judged = judge_findings(found, config.drift)
     features = [column for column in judged if column.role == "feature"]
     predictions = [column for column in judged if column.role == "prediction"]
-    scored = performance(reference.bundle, outputs, config.performance)
+    scored = live or performance(reference.bundle, outputs, config.performance)
     breached = (
         schema.status == "alert"
         or scored.status == "alert"
@@ -354,6 +382,115 @@ def performance(
         metrics=metrics,
         baseline_from=bundle.metadata.evaluation,
     )
+
+
+def live_performance(
+    reference: Reference,
+    logged: CurrentBatch,
+    store: Path,
+    config: PerformanceConfig,
+    window: tuple[datetime, datetime],
+) -> PerformanceReport:
+    """Task metrics of the reference model's logged predictions in ``window`` with a label.
+
+    Each id's latest prediction in the window meets its latest label in ``store``; below
+    ``live_min_rows`` labelled rows, or ``min_rows_per_class`` of a class, it cannot judge yet.
+    """
+    bundle = reference.bundle
+    if bundle is None:
+        reason = "the reference is a data file: live performance needs a model"
+        return PerformanceReport(status="skipped", rows=0, reason=reason, source="labels")
+    metadata = bundle.metadata
+    try:
+        rows = logged.since(window[0])
+    except DataError:
+        rows = None
+    latest = _latest_per_id(rows, metadata.version) if rows is not None else None
+    joined = (latest or _Latest.empty()).rows.merge(read_labels(store), how="left", on="id_key")
+    if metadata.task == "classification":
+        known = {str(label): label for label in metadata.classes}
+        joined[metadata.target] = joined["label"].map(lambda text: known.get(str(text)))
+        unknown = int((joined["label"].notna() & joined[metadata.target].isna()).sum())
+    else:
+        joined[metadata.target] = pd.to_numeric(joined["label"], errors="coerce")
+        unknown = 0
+    labelled = joined[joined[metadata.target].notna()]
+    delays = (labelled["label_time"] - labelled["logged_at"]).dt.total_seconds().to_numpy()
+    info = LabelsInfo(
+        store=str(store),
+        window_start=window[0],
+        window_end=window[1],
+        logged_rows=len(joined),
+        labelled_rows=len(labelled),
+        coverage=len(labelled) / len(joined) if len(joined) else None,
+        delay_median_seconds=float(np.median(delays)) if len(delays) else None,
+        delay_p90_seconds=float(np.percentile(delays, 90)) if len(delays) else None,
+        repeated_ids=latest.repeated_ids if latest else 0,
+        unknown_classes=unknown,
+    )
+    report = _judgeable(metadata.classes, labelled[metadata.target], config, metadata.task)
+    if report is None and latest is not None:
+        outputs = Outputs(joined[latest.output_columns], None, joined)
+        report = performance(bundle, outputs, config)
+    if report is None or latest is None:
+        why = f"no logged prediction of model {metadata.version} with ids in the label window"
+        report = PerformanceReport(status="skipped", rows=0, reason=why)
+    return report.model_copy(update={"source": "labels", "labels": info})
+
+
+@dataclass(frozen=True)
+class _Latest:
+    """Each id's latest logged row (features, outputs, ``id_key``, ``logged_at``)."""
+
+    rows: pd.DataFrame
+    output_columns: list[str]
+    #: Ids logged more than once.
+    repeated_ids: int
+
+    @classmethod
+    def empty(cls) -> Self:
+        """No row."""
+        frame = pd.DataFrame({"id_key": pd.Series(dtype=object)})
+        frame["logged_at"] = pd.Series(dtype="datetime64[ns, UTC]")
+        return cls(frame, [], 0)
+
+
+def _latest_per_id(batch: CurrentBatch, version: str) -> _Latest | None:
+    """The rows of model ``version`` with ids, the latest per id; None if none has ids."""
+    if batch.ids is None or batch.predictions is None or batch.timestamps is None:
+        return None
+    mask = (batch.ids.notna() & (batch.predictions["model_version"] == version)).to_numpy()
+    if not mask.any():
+        return None
+    outputs = batch.predictions.drop(columns="model_version")
+    parts = [batch.frame, outputs, batch.ids.rename("id_key"), batch.timestamps.rename("logged_at")]
+    ordered = pd.concat(parts, axis=1)[mask].sort_values("logged_at", kind="stable")
+    latest = ordered.drop_duplicates("id_key", keep="last").reset_index(drop=True)
+    repeated = int((ordered["id_key"].value_counts() > 1).sum())
+    return _Latest(latest, list(outputs.columns), repeated)
+
+
+def _judgeable(
+    classes: list[int | float | str], labels: pd.Series, config: PerformanceConfig, task: str
+) -> PerformanceReport | None:
+    """None when enough rows (and rows per class) are labelled, else why it cannot judge yet."""
+    if len(labels) < config.live_min_rows:
+        reason = (
+            f"cannot judge yet: {len(labels)} labelled row(s), fewer than "
+            f"performance.live_min_rows = {config.live_min_rows}"
+        )
+        return PerformanceReport(status="skipped", rows=len(labels), reason=reason)
+    if task == "classification":
+        counts = labels.value_counts()
+        per_class = {str(label): int(counts.get(label, 0)) for label in classes}
+        short = {label: n for label, n in per_class.items() if n < config.min_rows_per_class}
+        if short:
+            reason = (
+                f"cannot judge yet: labelled rows per class {short}, fewer than "
+                f"performance.min_rows_per_class = {config.min_rows_per_class}"
+            )
+            return PerformanceReport(status="skipped", rows=len(labels), reason=reason)
+    return None
 
 
 def _metric(name: str, baseline: float, current: float | None, drop: float) -> MetricReport:

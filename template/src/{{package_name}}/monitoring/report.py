@@ -80,8 +80,26 @@ class MetricReport(_Report):
     status: PerformanceStatus
 
 
+class LabelsInfo(_Report):
+    """How labels from the store met the logged predictions of the live window."""
+
+    store: str
+    window_start: datetime | None
+    window_end: datetime | None
+    #: Logged predictions of the reference model with ids in the window (one per id).
+    logged_rows: int
+    labelled_rows: int
+    coverage: float | None
+    delay_median_seconds: float | None
+    delay_p90_seconds: float | None
+    #: Ids predicted more than once in the window: the latest prediction is the one scored.
+    repeated_ids: int
+    #: Labels of a class the model does not know: not scored.
+    unknown_classes: int = 0
+
+
 class PerformanceReport(_Report):
-    """Task metrics when the batch has labels and the reference is a model."""
+    """Task metrics on labelled rows (the batch's, or the labels store's) against training."""
 
     status: PerformanceStatus
     rows: int
@@ -89,6 +107,9 @@ class PerformanceReport(_Report):
     metrics: list[MetricReport] = []
     #: Where the baselines were measured: the rows that scored the model at training.
     baseline_from: str | None = None
+    #: Where the labels came from: the batch's target column, or the labels store (live).
+    source: Literal["batch", "labels"] = "batch"
+    labels: LabelsInfo | None = None
 
 
 class AlertingReport(_Report):

@@ -130,6 +130,7 @@ def _document_request_model(app: FastAPI) -> None:
             components[REQUEST_SCHEMA_REF.rsplit("/", 1)[1]] = definitions
             features = runtime.metadata.feature_schema
             example = dict(zip(features.feature_names, warm_up_row(features), strict=True))
+            example |= {name: f"{name}-1" for name in features.ids}
             content = {"schema": {"$ref": REQUEST_SCHEMA_REF}, "example": {"records": [example]}}
             request_body = {"required": True, "content": {JSON: content}}
             schema["paths"]["/predict"]["post"]["requestBody"] = request_body

@@ -1,7 +1,7 @@
 """Prometheus metrics of one app, in a registry of its own (so apps and tests never collide).
 
 Requests, predictions, refusals, prediction-log drops and the served model, plus gauges of
-the latest monitoring report (drift), read when /metrics is scraped.
+the latest monitoring report (drift and live performance), read when /metrics is scraped.
 """
 
 import logging
@@ -15,7 +15,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from ..core.bundle import ModelMetadata
-from ..core.reports import latest_scores
+from ..core.reports import PerformanceScores, latest_scores
 from .prediction_log import DROP_REASONS
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class ServingMetrics:
         """Create every collector in a fresh registry, describing the model of ``metadata``.
 
         With ``drift_report_dir`` (where ``monitor --report-dir`` writes), /metrics also shows
-        the latest report's drift gauges.
+        the latest report's drift and performance gauges.
         """
         self._registry = CollectorRegistry()
         labels = ("method", "route", "status")
@@ -114,7 +114,7 @@ class ServingMetrics:
 
 
 class _DriftCollector(Collector):
-    """Expose every statistic of ``report_dir/report.json`` and its overall status."""
+    """Expose every statistic of ``report_dir/report.json``, its status and its performance."""
 
     def __init__(self, report_dir: Path) -> None:
         """Read reports from ``report_dir`` (where ``monitor --report-dir`` writes them)."""
@@ -149,3 +149,44 @@ class _DriftCollector(Collector):
             "When the latest monitoring report was written (Unix time)",
             value=latest.generated_at,
         )
+        if latest.performance is not None:
+            yield from _performance_gauges(latest.performance)
+
+
+def _performance_gauges(performance: PerformanceScores) -> Iterator[Metric]:
+    """Task metrics on labelled rows against their training baselines and limits."""
+    live = GaugeMetricFamily(
+        "live_metric", "Task metric on the labelled rows of the latest report", labels=("metric",)
+    )
+    training = GaugeMetricFamily(
+        "training_metric",
+        "Task metric of the monitored model at training, on rows it did not fit",
+        labels=("metric",),
+    )
+    limit = GaugeMetricFamily(
+        "live_metric_limit",
+        "Value of a task metric past which live performance is at alert",
+        labels=("metric",),
+    )
+    for metric in performance.metrics:
+        if metric.current is not None:
+            live.add_metric((metric.metric,), metric.current)
+        training.add_metric((metric.metric,), metric.baseline)
+        limit.add_metric((metric.metric,), metric.limit)
+    yield from (live, training, limit)
+    yield GaugeMetricFamily(
+        "live_labelled_rows",
+        "Labelled rows the latest report scored the model on",
+        value=performance.rows,
+    )
+    if performance.coverage is not None:
+        yield GaugeMetricFamily(
+            "live_label_coverage",
+            "Share of the logged predictions of the label window that have a label",
+            value=performance.coverage,
+        )
+    yield GaugeMetricFamily(
+        "live_performance_status",
+        "Live performance in the latest report: 0 ok, 1 skipped (cannot judge yet), 2 alert",
+        value=performance.status_level,
+    )

@@ -332,13 +332,15 @@ class Predictor:
         self.log = log
         self._classification = server.metadata.task == "classification"
         # Keys a body may hold: every field of every record, plus a few unknown ones to name.
-        fields = len(server.schema.columns) + MAX_PROBLEMS
+        self._features = len(server.schema.columns)
+        self._id_names = server.schema.ids
+        fields = self._features + len(self._id_names) + MAX_PROBLEMS
         self._max_keys = max_rows * fields + 1 + MAX_PROBLEMS
 
     def respond(self, body: bytes, request_id: str) -> bytes:
         """The JSON response to ``body``, or :class:`RequestError` naming each problem."""
-        rows = self._rows(body)
-        return self._answer(rows, self._predict(rows, self.server.predict), request_id)
+        rows, ids = self._rows(body)
+        return self._answer(rows, ids, self._predict(rows, self.server.predict), request_id)
 
     def respond_now(self, body: bytes, request_id: str) -> bytes | None:
         """:meth:`respond`, on the event loop, for a small body scored at once; else None.
@@ -347,9 +349,9 @@ class Predictor:
         """
         if len(body) > SCORE_NOW_MAX_BYTES or not self.server.scores_with_numpy:
             return None  # before parsing, which the thread pool would do again
-        rows = self._rows(body)
+        rows, ids = self._rows(body)
         outcomes = self._predict(rows, self.server.predict_now)
-        return None if outcomes is None else self._answer(rows, outcomes, request_id)
+        return None if outcomes is None else self._answer(rows, ids, outcomes, request_id)
 
     def _predict(self, rows: list[Row], predict: Callable[[list[Row]], _T]) -> _T:
         """``predict(rows)``, counting a record the model cannot score as a refusal."""
@@ -359,8 +361,10 @@ class Predictor:
             self.metrics.count_refusal(error.problems[0].rule)
             raise
 
-    def _answer(self, rows: list[Row], outcomes: list[Outcome], request_id: str) -> bytes:
-        """The response body: predictions (and probabilities) in record order, and the log."""
+    def _answer(
+        self, rows: list[Row], ids: list[Row] | None, outcomes: list[Outcome], request_id: str
+    ) -> bytes:
+        """The response body: predictions (ids, probabilities) in record order, and the log."""
         predictions = [value for value, _ in outcomes]
         probabilities = None
         if self._classification:
@@ -368,6 +372,8 @@ class Predictor:
         self.metrics.observe_predictions(predictions if self._classification else None, len(rows))
         version = self.server.metadata.version
         content: dict[str, object] = {"predictions": predictions}
+        if ids is not None:
+            content["ids"] = [dict(zip(self._id_names, values, strict=True)) for values in ids]
         if probabilities is not None:
             content["probabilities"] = probabilities
         content |= {"model_version": version, "request_id": request_id}
@@ -380,12 +386,17 @@ class Predictor:
                 rows=rows,
                 predictions=predictions,
                 probabilities=probabilities,
+                id_names=self._id_names,
+                ids=ids,
             )
             self.log.submit(batch)
         return json.dumps(content, allow_nan=False).encode()
 
-    def _rows(self, body: bytes) -> list[Row]:
-        """Each record's values in schema order, after every check of the record model."""
+    def _rows(self, body: bytes) -> tuple[list[Row], list[Row] | None]:
+        """Each record's feature values in schema order and its ids, after every check.
+
+        Records of one body must not share their ids (labels join predictions by them).
+        """
         if self.server.state is not ModelState.READY:
             retry = {"Retry-After": "1"}
             raise RequestError(503, "not_ready", self.server.reason, headers=retry)
@@ -410,4 +421,28 @@ class Predictor:
             code = {400: "malformed_json", 413: "too_many_records"}.get(status, "invalid_input")
             raise RequestError(status, code, summary, problems) from None
         records: list[BaseModel] = parsed.__dict__["records"]
-        return [tuple(record.__dict__.values()) for record in records]
+        values = [tuple(record.__dict__.values()) for record in records]
+        if not self._id_names:
+            return values, None
+        features = self._features
+        ids = [row[features:] for row in values]
+        self._refuse_repeated(ids)
+        return [row[:features] for row in values], ids
+
+    def _refuse_repeated(self, ids: list[Row]) -> None:
+        """A 422 naming the records whose ids an earlier record of the body already has."""
+        first: dict[tuple[str, ...], int] = {}
+        problems = []
+        for position, values in enumerate(ids):
+            key = tuple(str(value) for value in values)  # ids compare as text
+            earlier = first.setdefault(key, position)
+            if earlier != position:
+                message = f"the id of records[{earlier}] again: ids must be unique in a request"
+                field = f"records[{position}].{self._id_names[0]}"
+                problems.append(Problem(field, "duplicate_id", message))
+        if problems:
+            self.metrics.count_refusal("duplicate_id")
+            summary = f"{problems[0].field}: {problems[0].message}"
+            if len(problems) > 1:
+                summary += f" (and {len(problems) - 1} more record(s))"
+            raise RequestError(422, "invalid_input", summary, problems)

@@ -1,11 +1,11 @@
 """Prediction log: one JSON object per predicted record, appended off the request's hot path.
 
 Each line holds ``timestamp`` (UTC, ISO 8601), ``model_version``, ``request_id``, ``inputs`` (the
-record as sent: feature name -> value), ``prediction`` and, for classification,
-``probabilities`` (class label -> probability). Requests only put their batch on a bounded
-queue; a background thread serializes and writes it. When the file would grow past
-``max_bytes`` it is renamed to ``<name>.1`` (replacing the previous one) and a new file begins,
-so the log never takes more than about twice ``max_bytes``.
+record as sent: feature name -> value), ``prediction``, for classification ``probabilities``
+(class label -> probability) and, when the model has id columns, ``ids`` (name -> id).
+Requests only put their batch on a bounded queue; a background thread serializes and writes
+it. When the file would grow past ``max_bytes`` it is renamed to ``<name>.1`` (replacing the
+previous one) and a new file begins, so the log never takes more than about twice ``max_bytes``.
 
 Nothing is lost silently: entries dropped on a full queue, a failed write (disk full, file
 replaced by a directory or a symbolic link, which is never followed) or at shutdown are counted
@@ -49,6 +49,8 @@ class LoggedBatch:
     rows: Sequence[Sequence[object]]
     predictions: Sequence[object]
     probabilities: Sequence[dict[str, float]] | None
+    id_names: Sequence[str] = ()
+    ids: Sequence[Sequence[object]] | None = None
 
     def lines(self) -> str:
         """One JSON line per record."""
@@ -64,6 +66,8 @@ class LoggedBatch:
             }
             if self.probabilities is not None:
                 entry["probabilities"] = self.probabilities[position]
+            if self.ids is not None:
+                entry["ids"] = dict(zip(self.id_names, self.ids[position], strict=True))
             lines.append(json.dumps(entry, allow_nan=False) + "\n")
         return "".join(lines)
 

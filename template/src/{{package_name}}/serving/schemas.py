@@ -6,18 +6,59 @@ refusal names the field, the rule broken and the request id.
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from ..core.schema import ColumnSchema, FeatureSchema
+from ..core.schema import (
+    ID_INTEGER_BOUND,
+    ID_MAX_LENGTH,
+    ColumnSchema,
+    FeatureSchema,
+    is_valid_id,
+)
 
 #: Problems listed in one error body, at most; the message gives the total count.
 MAX_PROBLEMS = 20
 #: Values a prediction can take: a class label or a regression value.
 Label = int | float | str
+
+
+def _record_id(value: object) -> str | int:
+    """``value`` if it is an id (see ``core.schema.is_valid_id``), else one clear problem."""
+    if not is_valid_id(value):
+        raise PydanticCustomError(
+            "invalid_id",
+            "an id is a text of 1 to {length} characters or an integer from -2**63 to 2**63-1",
+            {"length": ID_MAX_LENGTH},
+        )
+    return cast(str | int, value)
+
+
+#: A record id: a short text or a 64-bit integer (JSON true/false, floats and null are refused).
+RecordId = Annotated[
+    str | int,
+    PlainValidator(_record_id),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": ID_MAX_LENGTH},
+                {"type": "integer", "minimum": -ID_INTEGER_BOUND, "maximum": ID_INTEGER_BOUND - 1},
+            ]
+        }
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -79,6 +120,9 @@ class PredictResponse(BaseModel):
     """Predictions for the records, in order, with the model version and the request id."""
 
     predictions: list[Label]
+    ids: list[dict[str, str | int]] | None = Field(
+        default=None, description="when the model has id columns: each record's ids, in order"
+    )
     probabilities: list[dict[str, float]] | None = Field(
         default=None, description="classification only: one probability per class and record"
     )
@@ -98,9 +142,10 @@ class ErrorResponse(BaseModel):
 def request_model(schema: FeatureSchema, max_rows: int) -> type[BaseModel]:
     """The /predict body: ``{"records": [record, ...]}`` with 1 to ``max_rows`` records.
 
-    A record holds every feature, required, with its type, and nothing else. Its fields are
-    named ``feature_<n>`` and aliased to the column names, so any column name (spaces,
-    keywords, pydantic's own attribute names) works; numbers must be finite JSON numbers, and
+    A record holds every feature, required, with its type, then every id column of
+    ``schema.ids`` (required too), and nothing else. Its fields are named ``feature_<n>`` and
+    ``id_<n>`` and aliased to the column names, so any column name (spaces, keywords,
+    pydantic's own attribute names) works; numbers must be finite JSON numbers, and
     categories one of the training categories unless unseen ones are allowed.
     """
     fields: dict[str, Any] = {
@@ -110,6 +155,9 @@ def request_model(schema: FeatureSchema, max_rows: int) -> type[BaseModel]:
         )
         for position, column in enumerate(schema.columns)
     }
+    for position, name in enumerate(schema.ids):
+        described = Field(alias=name, description="record id (text or integer), never a feature")
+        fields[f"id_{position}"] = (RecordId, described)
     strict = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
     record: type[BaseModel] = create_model(
         "Record",
