@@ -14,10 +14,12 @@ import pytest
 
 from rendering import JOURNEY_SET, TEMPLATE_ROOT, Project, render
 from runners import project_env, tracks_with_mlflow
-from trained_copy import TrainedCopy, empty_mlflow_store, run_python
+from trained_copy import RECORD_ID, TrainedCopy, empty_mlflow_store, run_python
 
 #: The last release whose bundles profile the model's outputs on its training rows (format 2).
 IN_SAMPLE_RELEASE = "0.10.2"
+#: Columns of the demo data that are not features: the target and the record id.
+SKIPPED = ("target", RECORD_ID)
 ESTIMATORS = {
     "classification": ["logistic_regression", "random_forest", "hist_gradient_boosting"],
     "regression": ["ridge", "random_forest", "hist_gradient_boosting"],
@@ -78,7 +80,7 @@ def test_monitor_passes_on_test_data_and_alerts_on_a_shifted_feature(
     assert clean["reference"]["model_version"]
 
     with (work / "data" / "test.csv").open() as handle:
-        feature = next(name for name in next(csv.reader(handle)) if name != "target")
+        feature = next(name for name in next(csv.reader(handle)) if name not in SKIPPED)
     _shifted_copy(work / "data" / "test.csv", work / "shifted.csv", feature)
     package = str(project.answers["package_name"])
     monitor = ["-m", package, "monitor", "--current", "shifted.csv", "--report-dir", "out"]

@@ -235,6 +235,22 @@ def prune_logs(folder: Path, older_than: timedelta, *, now: datetime | None = No
     return stale
 
 
+def logged_ids(path: Path) -> set[str]:
+    """The id keys of every readable record in the prediction logs at ``path`` (a file or folder).
+
+    Only the ids are kept, so the logs of weeks fit in memory where their inputs would not.
+    """
+    keys: set[str] = set()
+    for log in _log_files(path) if path.is_dir() else [path]:
+        require_file(log, "prediction log")
+        with log.open("rb") as lines:
+            for line in lines:
+                record = _record(line, ()) if line.strip() else None
+                if record is not None and record[4] is not None:
+                    keys.add(record[4])
+    return keys
+
+
 def _log_files(folder: Path) -> list[Path]:
     """The prediction logs of ``folder`` and of its folders one level down, sorted."""
     return sorted({log for pattern in LOG_PATTERNS for log in folder.glob(pattern)})

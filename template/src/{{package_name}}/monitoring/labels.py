@@ -27,7 +27,7 @@ import pandas as pd
 from ..core.data import SUFFIXES, file_lock, require_file, write_table
 from ..core.metrics import Task
 from ..core.schema import ID_INTEGER_BOUND, ID_MAX_LENGTH, DataError, id_keys, is_valid_id
-from .inputs import LOG_PATTERNS, LOG_SUFFIX, read_current
+from .inputs import LOG_PATTERNS, LOG_SUFFIX, logged_ids
 
 Status = Literal["ingested", "already_ingested"]
 Mask = npt.NDArray[np.bool_]
@@ -209,15 +209,8 @@ def known_ids(logs: Path | None) -> pd.Index | None:
             return None
     elif logs.suffix.lower() != LOG_SUFFIX:
         raise LabelsError(f"prediction logs {logs}: expected a .jsonl log or a folder of them")
-    try:
-        batch = read_current(logs)
-    except DataError as error:
-        if f"{logs} has no prediction records" in str(error):
-            return None
-        raise
-    keys = batch.ids if batch.ids is not None else pd.Series(dtype=object)
-    known: pd.Index = pd.Index(keys.dropna().unique())
-    return known
+    keys = logged_ids(logs)
+    return pd.Index(list(keys)) if keys else None
 
 
 def _labels_files(path: Path) -> tuple[list[Path], list[Refusal]]:
