@@ -63,6 +63,28 @@ class DataFingerprint(BaseModel):
     rows: int
 
 
+class RetrainSnapshot(BaseModel):
+    """What ``retrain`` assembled a candidate from, so that it can be trained again exactly.
+
+    The assembled files themselves are the ``train`` and ``test`` (comparison) entries of the
+    metadata's ``data``, with their digests.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: The training config as resolved for the run (file plus overrides).
+    config: dict[str, Any]
+    window_start: datetime
+    window_end: datetime
+    #: The prediction logs read, and the labels store with its segments (its position).
+    logs: list[str]
+    labels_store: str
+    labels_segments: list[str]
+    base_rows: int
+    labelled_rows: int
+    comparison_rows: int
+
+
 class ModelMetadata(BaseModel):
     """Everything recorded next to a saved model."""
 
@@ -86,6 +108,10 @@ class ModelMetadata(BaseModel):
     package_versions: dict[str, str]
     files: dict[str, str] = {}
     feature_schema: FeatureSchema
+    #: Where the code came from when there is no git commit: the image (``MODEL_IMAGE``).
+    image: str | None = None
+    #: Set for a candidate that ``retrain`` made.
+    retrain: RetrainSnapshot | None = None
 
 
 @dataclass(frozen=True)

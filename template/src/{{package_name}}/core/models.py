@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 if TYPE_CHECKING:
     from .bundle import ModelBundle
     from .config import TrainConfig
+    from .promotion import Champions
 
 #: The scheme of a registered version's URI.
 REGISTRY_SCHEME = "models:/"
@@ -175,3 +176,14 @@ class RunRecorder(Protocol):
     def summary(self) -> dict[str, Any]:
         """What the run became (run id, registered version), for the command's output."""
         ...
+
+
+def champions(config: TrainConfig) -> Champions:
+    """Where the champion lives: the registry's aliases, or without tracking the models folder."""
+    module = tracking_module()
+    if module is None:
+        from .promotion import LocalChampions
+
+        return LocalChampions(config.output.models_dir)
+    store: Champions = module.RegistryChampions(config)
+    return store

@@ -1,6 +1,7 @@
 """The four steps the CLI runs: write demo data, train, evaluate and predict."""
 
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from .bundle import (
     DataFingerprint,
     ModelBundle,
     ModelMetadata,
+    RetrainSnapshot,
     create_version_dir,
     git_commit,
     load_bundle,
@@ -32,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 #: Lock file in the models root that publishing processes take in turn.
 PUBLISH_LOCK = ".publish.lock"
+#: The image a model was trained in, recorded when there is no git commit (set by deploy/k8s).
+IMAGE_VARIABLE = "MODEL_IMAGE"
 #: Records a saved version elsewhere, given its folder and whether it passed the gate, and
 #: returns the step that makes it current there; both run before anything is published.
 Recorder = Callable[[Path, bool], Callable[[], None] | None]
@@ -77,7 +81,13 @@ def write_data(config: TrainConfig, *, force: bool = False) -> tuple[Path, Path]
 
 
 def run_training(
-    config: TrainConfig, *, now: datetime | None = None, record: Recorder | None = None
+    config: TrainConfig,
+    *,
+    now: datetime | None = None,
+    record: Recorder | None = None,
+    publish: bool = True,
+    retrain: RetrainSnapshot | None = None,
+    accept: Callable[[ModelMetadata], None] | None = None,
 ) -> TrainingResult:
     """Train, save a new version under ``output.models_dir`` and publish it if the gate passes.
 
@@ -87,6 +97,10 @@ def run_training(
     publishing lock. On any failure the pointer is restored and the new version folder
     removed, so what is served does not change. A model that fails the quality gate is kept
     for inspection (and recorded) but not published.
+
+    ``retrain`` makes a candidate: its snapshot is saved with it, ``accept`` may refuse it
+    (raising) before it is recorded, and without ``publish`` ``latest.json`` stays (the step
+    ``record`` returns, e.g. ``@challenger``, still runs).
     """
     data = {"train": config.data.train_path}
     if config.split.strategy == "holdout" and config.data.test_path is not None:
@@ -101,16 +115,19 @@ def run_training(
     created_at = now or datetime.now(UTC)
     version, directory = create_version_dir(config.output.models_dir, created_at)
     metadata = describe_model(config, trained, gate, fingerprints, version, created_at)
+    metadata = metadata.model_copy(update={"retrain": retrain})
     try:
         saved = save_bundle(directory, trained.pipeline, metadata, trained.profile)
+        if accept is not None and gate.passed:
+            accept(saved)
         make_current = record(directory, gate.passed) if record is not None else None
         if gate.passed:
-            _publish(config.output.models_dir, version, make_current)
+            _publish(config.output.models_dir, version if publish else None, make_current)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
     if gate.passed:
-        logger.info("published model %s as the latest", version)
+        logger.info("model %s %s", version, "published as the latest" if publish else "saved")
     else:
         logger.error(
             "quality gate failed: %s; model %s kept in %s but not published",
@@ -121,12 +138,15 @@ def run_training(
     return TrainingResult(directory=directory, metadata=saved, published=gate.passed)
 
 
-def _publish(models_dir: Path, version: str, make_current: Callable[[], None] | None) -> None:
-    """Point ``latest.json`` at ``version``, then run ``make_current``; undo if that fails."""
+def _publish(
+    models_dir: Path, version: str | None, make_current: Callable[[], None] | None
+) -> None:
+    """Point ``latest.json`` at ``version`` (if any), then run ``make_current``; undo on failure."""
     pointer = models_dir / LATEST_POINTER
     with file_lock(models_dir / PUBLISH_LOCK):  # one process publishes at a time on this host
         previous = pointer.read_text(encoding="utf-8") if pointer.is_file() else None
-        publish_latest(models_dir, version)
+        if version is not None:
+            publish_latest(models_dir, version)
         try:
             if make_current is not None:
                 make_current()
@@ -195,6 +215,7 @@ def describe_model(
         version=version,
         created_at=created_at,
         git_commit=git_commit(Path.cwd()),
+        image=os.environ.get(IMAGE_VARIABLE) or None,
         task=config.task,
         estimator=config.estimator_name,
         params={

@@ -4,7 +4,6 @@ The keys of the drift statistics' thresholds come from the catalogue
 (:data:`~.statistics.DRIFT_STATISTICS`), so a statistic added there is configured here too.
 """
 
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -21,13 +20,10 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails
 
-from ..core.config import ConfigError, config_problems, read_yaml_mapping
+from ..core.config import ConfigError, config_problems, parse_duration, read_yaml_mapping
 from .statistics import DRIFT_STATISTICS, thresholds_keys
 
 DEFAULT_MONITORING_CONFIG = Path("configs/monitoring.yaml")
-#: A duration: a number and s, m, h or d (24h, 30d), e.g. back from now.
-DURATION = re.compile(r"(?P<amount>[0-9]{1,5})(?P<unit>[smhd])")
-DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 class MonitoringConfigError(ConfigError):
@@ -187,14 +183,6 @@ class MonitoringConfig(_Strict):
     drift: DriftConfig = Field(default_factory=DriftConfig)
     performance: PerformanceConfig = PerformanceConfig()
     alerting: AlertingConfig = AlertingConfig()
-
-
-def parse_duration(text: str) -> timedelta:
-    """A duration: a number and s, m, h or d (e.g. 30d)."""
-    match = DURATION.fullmatch(text)
-    if match is None:
-        raise ValueError(f"invalid duration {text!r}: use a number and s, m, h or d (e.g. 30d)")
-    return timedelta(**{DURATION_UNITS[match["unit"]]: int(match["amount"])})
 
 
 def load_monitoring_config(path: Path = DEFAULT_MONITORING_CONFIG) -> MonitoringConfig:

@@ -18,13 +18,13 @@ from typing import Self
 import pandas as pd
 
 from ..core.bundle import ModelBundle, load_bundle
+from ..core.config import DURATION
+from ..core.config import parse_duration as parse_duration  # re-exported: prune-logs reads it
 from ..core.data import SUFFIXES, read_table, require_file
 from ..core.models import is_model_uri, open_model
 from ..core.pipeline import PREDICTION_COLUMN, PROBABILITY_PREFIX
 from ..core.profile import profile_column
 from ..core.schema import ID_SEPARATOR, DataError, FeatureSchema, infer_schema
-from .config import DURATION
-from .config import parse_duration as parse_duration  # re-exported: prune-logs reads it here
 from .report import SchemaReport
 from .statistics import ColumnProfile
 
@@ -181,7 +181,7 @@ def read_current(
     features hold a JSON boolean is malformed, like any line that cannot be read.
     """
     if path.is_dir():
-        logs = _log_files(path)
+        logs = log_files(path)
         if not logs:
             raise DataError(f"{path} holds no prediction logs ({', '.join(LOG_PATTERNS)})")
         return _read_prediction_log(path, logs, since=since, until=until, numeric=numeric)
@@ -220,7 +220,7 @@ def prune_logs(folder: Path, older_than: timedelta, *, now: datetime | None = No
     cutoff = (now or datetime.now(UTC)) - older_than
     stale = [
         log
-        for log in _log_files(folder)
+        for log in log_files(folder)
         if log.is_file()
         and not log.is_symlink()
         and not log.parent.is_symlink()  # a linked folder may lead anywhere
@@ -241,7 +241,7 @@ def logged_ids(path: Path) -> set[str]:
     Only the ids are kept, so the logs of weeks fit in memory where their inputs would not.
     """
     keys: set[str] = set()
-    for log in _log_files(path) if path.is_dir() else [path]:
+    for log in log_files(path) if path.is_dir() else [path]:
         require_file(log, "prediction log")
         with log.open("rb") as lines:
             for line in lines:
@@ -251,7 +251,7 @@ def logged_ids(path: Path) -> set[str]:
     return keys
 
 
-def _log_files(folder: Path) -> list[Path]:
+def log_files(folder: Path) -> list[Path]:
     """The prediction logs of ``folder`` and of its folders one level down, sorted."""
     return sorted({log for pattern in LOG_PATTERNS for log in folder.glob(pattern)})
 

@@ -193,6 +193,14 @@ def read_labels(store: Path) -> pd.DataFrame:
     return _latest(_segments(store), list(COLUMNS))
 
 
+def segment_names(store: Path) -> list[str]:
+    """The store's segment files in order: its position, recorded with what read it."""
+    if not store.is_dir():
+        return []
+    _check_store(store)
+    return [segment.path.name for segment in _segments(store)]
+
+
 def known_ids(logs: Path | None) -> pd.Index | None:
     """The id keys of every record in the prediction ``logs``; None without logs or records.
 
