@@ -79,12 +79,14 @@ GENERATED_CODE = """
     scripts/bench_core.py
     scripts/bench_feedback.py
     scripts/bench_monitoring.py
+    scripts/bench_promotion.py
     scripts/bench_serving.py
     scripts/bench_tests.py
     scripts/update.py
     src/{package}/__init__.py
     src/{package}/__main__.py
     src/{package}/cli/__init__.py
+    src/{package}/cli/loop.py
     src/{package}/cli/model.py
     src/{package}/cli/monitor.py
     src/{package}/cli/options.py
@@ -98,6 +100,7 @@ GENERATED_CODE = """
     src/{package}/core/models.py
     src/{package}/core/pipeline.py
     src/{package}/core/profile.py
+    src/{package}/core/promotion.py
     src/{package}/core/reports.py
     src/{package}/core/schema.py
     src/{package}/core/training.py
@@ -108,8 +111,10 @@ GENERATED_CODE = """
     src/{package}/monitoring/html_report.py
     src/{package}/monitoring/inputs.py
     src/{package}/monitoring/labels.py
+    src/{package}/monitoring/loop.py
     src/{package}/monitoring/monitor.py
     src/{package}/monitoring/report.py
+    src/{package}/monitoring/retraining.py
     src/{package}/monitoring/samples.py
     src/{package}/monitoring/statistics.py
     src/{package}/monitoring/verdicts.py
@@ -135,6 +140,8 @@ GENERATED_CODE = """
     tests/integration/test_hostile_requests.py
     tests/integration/test_labels_volume.py
     tests/integration/test_live_performance.py
+    tests/integration/test_loop.py
+    tests/integration/test_loop_scenario.py
     tests/integration/test_monitor_cli.py
     tests/integration/test_pipeline.py
     tests/integration/test_provenance.py
@@ -148,6 +155,7 @@ GENERATED_CODE = """
     tests/unit/core/test_metrics.py
     tests/unit/core/test_pipeline.py
     tests/unit/core/test_profile.py
+    tests/unit/core/test_promotion.py
     tests/unit/core/test_schema.py
     tests/unit/core/test_training.py
     tests/unit/core/test_workflow.py
@@ -160,6 +168,7 @@ GENERATED_CODE = """
     tests/unit/monitoring/test_labels.py
     tests/unit/monitoring/test_monitor.py
     tests/unit/monitoring/test_report.py
+    tests/unit/monitoring/test_retraining.py
     tests/unit/monitoring/test_statistics.py
     tests/unit/monitoring/test_verdicts.py
     tests/unit/serving/__init__.py
@@ -203,6 +212,7 @@ PROJECT_FILES = """
     docs/BEST_PRACTICES.md
     docs/DEVELOPMENT.md
     docs/LESSONS_LEARNED.md
+    docs/LOOP.md
     docs/QUICK_START.md
     docs/TRAINING_PIPELINE.md
 """
@@ -241,9 +251,21 @@ def template_tree(folder: str, answers: Mapping[str, Any]) -> set[str]:
     return files
 
 
-#: What `ci: github` adds to a render.
+#: Files only renders with ``tracking: mlflow`` and ``docker: true`` hold: `make deploy-pin-commit`
+#: turns a new champion into a branch that pins it in an overlay (its test; on GitHub, the
+#: workflow that pushes the branch and opens its pull request).
+CHAMPION_PIN_FILES = frozenset({"tests/integration/test_champion_pin.py"})
+CHAMPION_PIN_WORKFLOW = ".github/workflows/champion-pin.yml"
+
+#: What `ci: github` adds to a render with copier's defaults (tracking: mlflow, docker: true);
+#: without both, the champion-pin workflow is not among them.
 GITHUB_FILES = frozenset(
-    {".github/dependabot.yml", ".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
+    {
+        ".github/dependabot.yml",
+        ".github/workflows/ci.yml",
+        ".github/workflows/template-update.yml",
+        CHAMPION_PIN_WORKFLOW,
+    }
 )
 
 
@@ -258,8 +280,11 @@ def expected_files(answers: Mapping[str, Any]) -> set[str]:
         files.add("LICENSE")
     if answers["docker"]:
         files |= set(DOCKER_FILES.split()) | template_tree("deploy", answers)
+    champion_pin = answers["tracking"] == "mlflow" and answers["docker"]
+    if champion_pin:
+        files |= CHAMPION_PIN_FILES
     if answers["ci"] == "github":
-        files |= GITHUB_FILES
+        files |= GITHUB_FILES if champion_pin else GITHUB_FILES - {CHAMPION_PIN_WORKFLOW}
     if answers["ci"] == "gitlab":
         files.add(".gitlab-ci.yml")
     return files

@@ -17,6 +17,7 @@ from validate_pyproject.api import Validator
 
 from rendering import (
     ANSWER_SETS,
+    CHAMPION_PIN_WORKFLOW,
     FOREIGN_TEMPLATES,
     JINJA_LEFTOVER,
     TEMPLATE_ROOT,
@@ -24,6 +25,7 @@ from rendering import (
     Project,
     copier_config,
     expected_files,
+    render,
     without_text_answers,
 )
 from runners import project_env, project_requirements, run, uv_command
@@ -293,13 +295,19 @@ def test_makefile_documents_every_target(project: Project, project_dir: Path) ->
         "bench-serving",
         "monitor",
         "bench-monitoring",
+        "label",
+        "retrain",
+        "promote",
+        "rollback",
+        "loop",
+        "bench-promotion",
     }
     assert required <= targets
     docker_targets = {"docker-build", "docker-run", "stack-up", "stack-down", "deploy-check"}
     assert (docker_targets <= targets) == project.answers["docker"]
     assert docker_targets & targets in (set(), docker_targets)
 
-    tracking_targets = {"mlflow-ui", "models", "promote", "rollback"}
+    tracking_targets = {"mlflow-ui", "models"}
     assert (tracking_targets <= targets) == (project.answers["tracking"] == "mlflow")
     assert tracking_targets & targets in (set(), tracking_targets)
     declared = set(re.findall(r"^([a-z][a-z-]*):", text, flags=re.M))
@@ -526,3 +534,94 @@ def test_compose_file_runs_the_stack(project: Project, project_dir: Path) -> Non
     assert "mlflow:5000" in command  # the serving service's Host header is allowed
     makefile = (project_dir / "Makefile").read_text()
     assert "MLFLOW_VERSION=$$version docker compose up" in makefile
+
+
+#: The GitLab job that pins a new champion, with its one-line refusal without the token.
+CHAMPION_PIN_RULES = [
+    {"if": '$CI_PIPELINE_SOURCE == "schedule" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH'},
+    {"if": '$CI_PIPELINE_SOURCE == "web" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH'},
+]
+
+
+def test_a_new_champion_becomes_a_pull_request_only_with_mlflow_and_docker(
+    project: Project, project_dir: Path
+) -> None:
+    """`make deploy-pin-commit`, and on GitHub the workflow that pushes its branch and opens the
+    pull request: scheduled and on demand, the write permissions on its one job, no expression
+    inside a script (the secrets and the token reach them through `env`)."""
+    answers = project.answers
+    pins = answers["tracking"] == "mlflow" and answers["docker"]
+    makefile = (project_dir / "Makefile").read_text()
+    assert ("\ndeploy-pin-commit: " in makefile) == pins
+    workflow_path = project_dir / CHAMPION_PIN_WORKFLOW
+    assert workflow_path.exists() == (pins and answers["ci"] == "github")
+    if answers["ci"] == "gitlab":
+        pipeline = yaml.safe_load((project_dir / ".gitlab-ci.yml").read_text())
+        assert ("champion-pin" in pipeline) == pins
+    if not pins:
+        return
+    recipe = makefile.split("\ndeploy-pin-commit: ", 1)[1].split("\n\n", 1)[0]
+    assert "$(MAKE) --no-print-directory deploy-pin OVERLAY=$(PIN_OVERLAY)" in recipe
+    assert "git push" not in recipe
+    assert "PIN_OVERLAY ?= prod" in makefile
+    guide = (project_dir / "docs" / "DEPLOYMENT.md").read_text()
+    assert "### Pinning a new champion from CI" in guide
+    if not workflow_path.exists():
+        return
+    workflow = yaml.safe_load(workflow_path.read_text())
+    triggers = workflow[True]  # PyYAML reads the key `on` as True
+    assert set(triggers) == {"schedule", "workflow_dispatch"}
+    assert re.fullmatch(r"\d+ \d+ \* \* \*", triggers["schedule"][0]["cron"])
+    assert workflow["permissions"] == {}
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert job["timeout-minutes"] <= 30
+    steps = job["steps"]
+    assert steps[0]["with"] == {"persist-credentials": False}
+    scripts = [step["run"] for step in steps if "run" in step]
+    assert not [script for script in scripts if "${{" in script], "expressions in scripts"
+    script = "\n".join(scripts)
+    for needle in ("make install", "make --no-print-directory deploy-pin-commit", "gh pr create"):
+        assert needle in script, needle
+    assert "--force" not in script
+    environment = {name: value for step in steps for name, value in step.get("env", {}).items()}
+    assert environment["MLFLOW_TRACKING_URI"] == "${{ secrets.MLFLOW_TRACKING_URI }}"
+    assert environment["GH_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
+
+
+def test_gitlab_pins_a_new_champion_with_a_project_access_token(tmp_path: Path) -> None:
+    """ci=gitlab with MLflow and Docker (no answer set has all three): the job that pushes the
+    branch `make deploy-pin-commit` made, opening its merge request with push options; without
+    CHAMPION_PIN_TOKEN it stops at once with one line."""
+    project = render(TEMPLATE_ROOT, tmp_path / "project", ci="gitlab")
+    assert (project.answers["tracking"], project.answers["docker"]) == ("mlflow", True)
+    files = _files(project.directory)
+    assert "tests/integration/test_champion_pin.py" in files
+    assert not [name for name in files if name.startswith(".github/")]
+    pipeline = yaml.safe_load((project.directory / ".gitlab-ci.yml").read_text())
+    job = pipeline["champion-pin"]
+    assert job["rules"] == CHAMPION_PIN_RULES
+    assert job["stage"] in pipeline["stages"]
+    script = "\n".join(job["script"])
+    assert "make --no-print-directory deploy-pin-commit" in script
+    for option in ("merge_request.create", 'merge_request.target="$CI_DEFAULT_BRANCH"'):
+        assert f"-o {option}" in script, option
+    assert "CI_JOB_TOKEN" not in script
+    assert "--force" not in script
+    token_check, *install = job["before_script"]
+    assert install[-1] == "make install"
+    env = {"PATH": os.environ["PATH"], "MLFLOW_TRACKING_URI": "http://mlflow.example:5000"}
+    refused = run(["bash", "-c", token_check], cwd=tmp_path, env=env, expect=1)
+    assert refused.stdout == ""
+    assert refused.stderr.startswith("champion-pin: no CHAMPION_PIN_TOKEN variable: add a ")
+    assert len(refused.stderr.splitlines()) == 1, refused.stderr
+    env |= {"CHAMPION_PIN_TOKEN": "glpat-example"}
+    assert run(["bash", "-c", token_check], cwd=tmp_path, env=env).stderr == ""
+    del env["MLFLOW_TRACKING_URI"]
+    refused = run(["bash", "-c", token_check], cwd=tmp_path, env=env, expect=1)
+    assert refused.stderr.startswith("champion-pin: no MLFLOW_TRACKING_URI variable: ")
+    assert len(refused.stderr.splitlines()) == 1, refused.stderr
+    guide = (project.directory / "docs" / "DEPLOYMENT.md").read_text()
+    for needle in ("CHAMPION_PIN_TOKEN", "write_repository", "`api`", "Developer"):
+        assert needle in guide, needle

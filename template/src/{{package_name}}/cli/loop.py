@@ -74,6 +74,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=LOOP_REPORTS,
         help=f"where the monitoring report goes (default: {LOOP_REPORTS})",
     )
+    loop.add_argument(
+        "--drift-window",
+        default="24h",
+        help="judge drift on what was logged this long before now (default: 24h, a nightly run)",
+    )
     loop.add_argument("--monitoring-config", type=Path, help="default: configs/monitoring.yaml")
     loop.set_defaults(handler=run_loop)
 
@@ -100,7 +105,8 @@ def promote_version(args: argparse.Namespace) -> int:
     """``promote``: 0 when promoted (or a dry run would) or nothing is to; 1: the champion stays.
 
     Nothing to promote: the challenger is the champion already, or there is none (without
-    tracking, ``train`` publishes the champion itself and makes no challenger).
+    tracking, ``train`` publishes the champion itself and makes no challenger). A version asked
+    for with ``--version`` is always decided on.
     """
     from datetime import UTC, datetime
 
@@ -172,9 +178,11 @@ def roll_back(args: argparse.Namespace) -> int:
 
 def run_loop(args: argparse.Namespace) -> int:
     """``loop``: 0 when the loop ended well, 1 when it wants a human (see the README)."""
+    from ..core.config import parse_duration
     from ..monitoring.config import DEFAULT_MONITORING_CONFIG
     from ..monitoring.loop import run_loop as loop_once
 
+    drift_window = parse_duration(args.drift_window)
     config = load_train_config(args)
     run = loop_once(
         config,
@@ -183,6 +191,7 @@ def run_loop(args: argparse.Namespace) -> int:
         monitoring_config=args.monitoring_config or DEFAULT_MONITORING_CONFIG,
         force=args.force,
         dry_run=args.dry_run,
+        drift_window=drift_window,
     )
     print_json(run.as_dict())
     if run.wants_human:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ from .retraining import Candidate, retrain
 logger = logging.getLogger(__name__)
 
 LOOP_LOCK = ".loop.lock"
+#: The traffic whose drift a run judges: what was logged since the previous (nightly) run.
+DRIFT_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -35,20 +37,23 @@ class LoopRun:
     """What one run saw and decided; ``wants_human`` when it ends with a problem left open."""
 
     decision: Decision
-    monitoring: WrittenReport
+    #: None when nothing was logged in the window: there was no traffic to judge.
+    monitoring: WrittenReport | None
     candidate: Candidate | None
     wants_human: bool
 
     def as_dict(self) -> dict[str, Any]:
         """What ``loop`` prints."""
-        report = self.monitoring.report
+        written = self.monitoring
         return {
             "decision": self.decision.model_dump(mode="json"),
-            "monitoring": {
-                "status": report.status,
-                "performance": report.performance.status,
-                "summary": report.summary,
-                "reports": [str(path) for path in self.monitoring.paths],
+            "monitoring": None
+            if written is None
+            else {
+                "status": written.report.status,
+                "performance": written.report.performance.status,
+                "summary": written.report.summary,
+                "reports": [str(path) for path in written.paths],
             },
             "candidate": self.candidate.as_dict() if self.candidate else None,
             "wants_human": self.wants_human,
@@ -83,24 +88,39 @@ def run_loop(
     force: bool = False,
     dry_run: bool = False,
     now: datetime | None = None,
+    drift_window: timedelta = DRIFT_WINDOW,
 ) -> LoopRun:
-    """One run of the loop (see the module's docstring); ``now`` ends the monitored window."""
+    """One run of the loop (see the module's docstring).
+
+    Drift is judged on what was logged in ``drift_window`` before ``now``; live performance on
+    the label window of the monitoring config. Without any traffic in the window the run keeps
+    the champion (and retrains only when forced).
+    """
     moment = now or datetime.now(UTC)
     with loop_lock(config.output.models_dir):
         champion = store.champion()
         if champion is None:
             raise DataError(f"{store.where} has no champion yet: train and promote one first")
-        with store.open(champion) as bundle:  # wherever the store keeps it, verified
-            written = monitor_batch(
-                bundle.directory,
-                config.retrain.logs,
-                report_dir=report_dir,
-                config_path=monitoring_config,
-                until=moment.isoformat(),
-                labels=config.retrain.labels,
-            )
-        report = written.report
         facts: dict[str, Any] = {"decided_at": moment, "champion": champion, "dry_run": dry_run}
+        try:
+            with store.open(champion) as bundle:  # wherever the store keeps it, verified
+                written = monitor_batch(
+                    bundle.directory,
+                    config.retrain.logs,
+                    report_dir=report_dir,
+                    config_path=monitoring_config,
+                    since=(moment - drift_window).isoformat(),
+                    until=moment.isoformat(),
+                    labels=config.retrain.labels,
+                )
+        except DataError as error:  # no log, or nothing logged in the window
+            if not force:
+                reason = f"keep the champion: no traffic to judge ({error})"
+                decision = Decision(action="keep", reason=reason, trigger="none", **facts)
+                _record(store, decision, dry_run)
+                return LoopRun(decision, None, None, wants_human=False)
+            return _retrain_and_decide(config, store, None, "forced (--force)", facts, dry_run)
+        report = written.report
         live_alert = report.performance.status == "alert" and report.performance.source == "labels"
         decisions = store.decisions()
         promoted = _recent_promotion(decisions, champion, config.retrain.rollback_runs)
@@ -113,25 +133,38 @@ def run_loop(
             decision = Decision(action="keep", reason=reason, trigger="none", **facts)
             _record(store, decision, dry_run)
             return LoopRun(decision, written, None, wants_human=False)
-        alerting = report.status == "alert"
-        try:
-            candidate = retrain(config, store, now=moment)
-        except DataError as error:
-            reason = f"keep the champion: {error}"
-            decision = Decision(action="keep", reason=reason, trigger=trigger, **facts)
-            _record(store, decision, dry_run)
-            return LoopRun(decision, written, None, wants_human=alerting)
-        if not candidate.passed:
-            failures = "; ".join(candidate.failures)
-            reason = f"keep the champion: the candidate failed the quality gate ({failures})"
-            decision = Decision(action="keep", reason=reason, trigger=trigger, **facts)
-            _record(store, decision, dry_run)
-            return LoopRun(decision, written, candidate, wants_human=alerting)
-        decision = promote_challenger(
-            store, config, version=candidate.version, dry_run=dry_run, now=moment, trigger=trigger
-        )
-        wants_human = alerting and decision.action != "promote"
-        return LoopRun(decision, written, candidate, wants_human=wants_human)
+        return _retrain_and_decide(config, store, written, trigger, facts, dry_run)
+
+
+def _retrain_and_decide(
+    config: TrainConfig,
+    store: Champions,
+    written: WrittenReport | None,
+    trigger: str,
+    facts: dict[str, Any],
+    dry_run: bool,
+) -> LoopRun:
+    """Retrain and decide; an alerting run that keeps the champion wants a human."""
+    alerting = written is not None and written.report.status == "alert"
+    moment: datetime = facts["decided_at"]
+    try:
+        candidate = retrain(config, store, now=moment)
+    except DataError as error:
+        reason = f"keep the champion: {error}"
+        decision = Decision(action="keep", reason=reason, trigger=trigger, **facts)
+        _record(store, decision, dry_run)
+        return LoopRun(decision, written, None, wants_human=alerting)
+    if not candidate.passed:
+        failures = "; ".join(candidate.failures)
+        reason = f"keep the champion: the candidate failed the quality gate ({failures})"
+        decision = Decision(action="keep", reason=reason, trigger=trigger, **facts)
+        _record(store, decision, dry_run)
+        return LoopRun(decision, written, candidate, wants_human=alerting)
+    decision = promote_challenger(
+        store, config, version=candidate.version, dry_run=dry_run, now=moment, trigger=trigger
+    )
+    wants_human = alerting and decision.action != "promote"
+    return LoopRun(decision, written, candidate, wants_human=wants_human)
 
 
 def _trigger(
