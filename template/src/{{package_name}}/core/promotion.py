@@ -364,27 +364,40 @@ def _metric(
             with np.errstate(divide="ignore", invalid="ignore"):
                 return np.asarray(1 - residual / total)
         raise ValueError(f"{metric!r} is not a regression metric")
-    probabilities = outputs[index]
-    predicted = np.argmax(probabilities, axis=-1)
+    predicted = np.argmax(outputs, axis=-1)[index]
     classes = range(len(scores.classes))
     positive = [1] if len(scores.classes) == 2 else classes
     if metric == "accuracy":
         return np.asarray(np.mean(predicted == truth, axis=-1))
     if metric == "roc_auc":
-        return np.asarray(np.mean([_auc(truth == k, probabilities[..., k]) for k in positive], 0))
+        aucs = [_auc(scores.truth == k, outputs[:, k], index) for k in positive]
+        return np.asarray(np.mean(aucs, axis=0))
     if metric == "f1":
         return np.asarray(np.mean([_f1(truth == k, predicted == k) for k in positive], axis=0))
     raise ValueError(f"{metric!r} is not a classification metric")
 
 
-def _auc(actual: npt.NDArray[np.bool_], score: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """ROC AUC along the last axis from ranks (ties share their mean rank); NaN with one class."""
-    ranks = stats.rankdata(score, axis=-1)
-    positives = actual.sum(axis=-1)
-    negatives = actual.shape[-1] - positives
+def _auc(
+    actual: npt.NDArray[np.bool_], score: npt.NDArray[np.float64], index: npt.NDArray[Any]
+) -> npt.NDArray[np.float64]:
+    """ROC AUC of the rows ``index`` picks (one value per row of ``index``); NaN with one class.
+
+    Counted, not sorted per resample: each positive wins over the negatives scored below it
+    and half of those tied with it, from per-resample counts of negatives at each distinct score.
+    """
+    _, levels = np.unique(score, return_inverse=True)
+    width = int(levels.max()) + 1
+    rows = index.reshape(-1, index.shape[-1])
+    picked, positive = levels[rows], actual[rows]
+    offsets = np.arange(len(rows))[:, None] * width
+    negatives = np.bincount((picked + offsets)[~positive], minlength=len(rows) * width)
+    negatives = negatives.reshape(len(rows), width)
+    below = np.cumsum(negatives, axis=1) - negatives / 2
+    wins = np.sum(np.take_along_axis(below, picked, axis=1) * positive, axis=1)
+    positives = positive.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        u = np.sum(ranks * actual, axis=-1) - positives * (positives + 1) / 2
-        return np.asarray(u / (positives * negatives))
+        auc = wins / (positives * (rows.shape[1] - positives))
+    return np.asarray(auc.reshape(index.shape[:-1]))
 
 
 def _f1(actual: npt.NDArray[np.bool_], predicted: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
