@@ -296,7 +296,7 @@ def test_makefile_documents_every_target(project: Project, project_dir: Path) ->
         "monitor",
         "bench-monitoring",
         "label",
-        "retrain",
+        "candidate",
         "promote",
         "rollback",
         "loop",

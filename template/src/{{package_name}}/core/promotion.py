@@ -390,8 +390,8 @@ def _auc(
     rows = index.reshape(-1, index.shape[-1])
     picked, positive = levels[rows], actual[rows]
     offsets = np.arange(len(rows))[:, None] * width
-    negatives = np.bincount((picked + offsets)[~positive], minlength=len(rows) * width)
-    negatives = negatives.reshape(len(rows), width)
+    counts = np.bincount((picked + offsets)[~positive], minlength=len(rows) * width)
+    negatives = counts.reshape(len(rows), width)
     below = np.cumsum(negatives, axis=1) - negatives / 2
     wins = np.sum(np.take_along_axis(below, picked, axis=1) * positive, axis=1)
     positives = positive.sum(axis=1)
