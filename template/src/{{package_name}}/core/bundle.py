@@ -301,16 +301,25 @@ def publish_latest(models_dir: Path, version: str) -> Path:
 
 def latest_version(models_dir: Path) -> str | None:
     """Version the pointer names, or None when nothing was published yet."""
-    pointer = models_dir / LATEST_POINTER
+    return read_pointer(models_dir / LATEST_POINTER)
+
+
+def read_pointer(pointer: Path) -> str | None:
+    """The version a pointer file (``{"version": ...}``) names, or None without the file."""
     if not pointer.is_file():
         return None
     try:
         version = json.loads(pointer.read_text(encoding="utf-8"))["version"]
     except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise ArtifactError(f"{pointer} is malformed: {error!r}") from error
-    if not isinstance(version, str) or Path(version).name != version or version in {"", ".", ".."}:
+    if not isinstance(version, str) or not is_version_name(version):
         raise ArtifactError(f"{pointer} names an invalid version {version!r}")
     return version
+
+
+def is_version_name(version: str) -> bool:
+    """Whether ``version`` names a folder inside a models root (no path, not . or ..)."""
+    return Path(version).name == version and version not in {"", ".", ".."}
 
 
 def resolve_model_dir(path: Path) -> Path:

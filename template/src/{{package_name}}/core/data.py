@@ -77,15 +77,16 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
 
 
 @contextmanager
-def file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path, *, wait: bool = True) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``path`` (created if missing): one holder at a time.
 
     Holders are processes (or open files) on this host; the lock is released when the block
-    ends or the process does, however it ends.
+    ends or the process does, however it ends. Without ``wait``, a lock another holder has
+    raises :class:`BlockingIOError` at once.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         try:
             yield
         finally:

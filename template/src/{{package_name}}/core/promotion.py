@@ -33,9 +33,11 @@ from .bundle import (
     ArtifactError,
     ModelBundle,
     ModelMetadata,
+    is_version_name,
     latest_version,
     load_bundle,
     publish_latest,
+    read_pointer,
     sha256_file,
 )
 from .config import PromotionConfig, TrainConfig, parse_duration
@@ -566,20 +568,13 @@ class LocalChampions:
 
     def challenger(self) -> str | None:
         """The version ``challenger.json`` names (written by ``retrain``)."""
-        pointer = self.models_dir / CHALLENGER_POINTER
-        if not pointer.is_file():
-            return None
-        try:
-            version = json.loads(pointer.read_text(encoding="utf-8"))["version"]
-        except (ValueError, KeyError, TypeError) as error:
-            raise ArtifactError(f"{pointer} is malformed: {error!r}") from error
-        if (
-            not isinstance(version, str)
-            or Path(version).name != version
-            or version in {"", ".", ".."}
-        ):
-            raise ArtifactError(f"{pointer} names an invalid version {version!r}")
-        return version
+        return read_pointer(self.models_dir / CHALLENGER_POINTER)
+
+    def _folder(self, version: str) -> Path:
+        """The folder of ``version``; a name that is a path (``../x``) is refused."""
+        if not is_version_name(version):
+            raise ArtifactError(f"{version!r} is not a version of {self.where}: name a folder")
+        return self.models_dir / version
 
     def set_challenger(self, version: str) -> None:
         """Point ``challenger.json`` at ``version``."""
@@ -590,13 +585,13 @@ class LocalChampions:
     @contextmanager
     def open(self, version: str) -> Iterator[ModelBundle]:
         """The verified bundle of ``version``."""
-        yield load_bundle(self.models_dir / version)
+        yield load_bundle(self._folder(version))
 
     def promote(self, version: str) -> Callable[[], None]:
         """Point ``latest.json`` at ``version``; the undo puts the old pointer back."""
         pointer = self.models_dir / LATEST_POINTER
         previous = pointer.read_text(encoding="utf-8") if pointer.is_file() else None
-        publish_latest(self.models_dir, version)
+        publish_latest(self.models_dir, self._folder(version).name)
 
         def undo() -> None:
             if previous is None:

@@ -8,7 +8,6 @@ Every run ends in one recorded :class:`~..core.promotion.Decision`. Runs take a 
 models folder: a second loop at the same time is refused as a temporary failure.
 """
 
-import fcntl
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.config import TrainConfig, parse_duration
+from ..core.data import file_lock
 from ..core.models import TrackingError
 from ..core.promotion import Champions, Decision, promote_challenger
 from ..core.schema import DataError
@@ -64,19 +64,14 @@ class LoopRun:
 def loop_lock(models_dir: Path) -> Iterator[None]:
     """Hold the models folder's loop lock, or refuse at once when another loop holds it."""
     path = models_dir / LOOP_LOCK
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise TrackingError(
-                f"another loop is running (it holds {path}): try again when it has finished",
-                temporary=True,
-            ) from None
-        try:
+    try:
+        with file_lock(path, wait=False):
             yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    except BlockingIOError:
+        raise TrackingError(
+            f"another loop is running (it holds {path}): try again when it has finished",
+            temporary=True,
+        ) from None
 
 
 def run_loop(

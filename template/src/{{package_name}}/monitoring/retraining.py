@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.bundle import ModelBundle, ModelMetadata, RetrainSnapshot, sha256_file
+from ..core.bundle import (
+    ModelBundle,
+    ModelMetadata,
+    RetrainSnapshot,
+    create_version_dir,
+    sha256_file,
+)
 from ..core.config import TrainConfig, parse_config, parse_duration
 from ..core.data import read_table, write_table
 from ..core.models import training_recorder
@@ -151,7 +157,7 @@ def assemble(config: TrainConfig, now: datetime) -> Assembled:
         training = pd.concat([base, fresh], ignore_index=True, join="outer")
     else:
         training = fresh
-    folder = _new_folder(settings.data_dir, now)
+    _, folder = create_version_dir(settings.data_dir, now)  # named after now, like versions
     train_path = write_table(training, folder / TRAIN_FILE)
     comparison_path = write_table(comparison, folder / COMPARISON_FILE)
     store = settings.labels
@@ -167,20 +173,6 @@ def assemble(config: TrainConfig, now: datetime) -> Assembled:
         comparison_rows=len(comparison),
     )
     return Assembled(train_path, comparison_path, snapshot)
-
-
-def _new_folder(root: Path, now: datetime) -> Path:
-    """A new folder under ``root`` named after ``now`` (UTC)."""
-    root.mkdir(parents=True, exist_ok=True)
-    stem = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    for attempt in range(1, 1000):
-        folder = root / (stem if attempt == 1 else f"{stem}-{attempt}")
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            continue
-        return folder
-    raise DataError(f"too many retrain folders named {stem} in {root}")
 
 
 def retrain(config: TrainConfig, store: Champions, *, now: datetime | None = None) -> Candidate:
