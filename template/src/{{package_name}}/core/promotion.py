@@ -49,8 +49,8 @@ from .schema import DataError, require_columns
 Action = Literal["promote", "keep", "rollback"]
 #: What the decisions record and the command line call the test.
 PAIRED_TEST = "paired bootstrap"
-#: Resamples scored at once (memory: this many times the comparison rows).
-BOOTSTRAP_BATCH = 250
+#: Resampled rows scored at once, at most: memory stays bounded however large the set.
+BOOTSTRAP_CELLS = 2_000_000
 DECISIONS_LOG = "decisions.jsonl"
 CHALLENGER_POINTER = "challenger.json"
 DECISIONS_LOCK = ".decisions.lock"
@@ -332,7 +332,7 @@ def paired_bootstrap(
         (np.arange(scores.rows),),
         gain,
         n_resamples=resamples,
-        batch=BOOTSTRAP_BATCH,
+        batch=max(1, BOOTSTRAP_CELLS // max(scores.rows, 1)),
         vectorized=True,
         confidence_level=1 - level,
         alternative="greater",
