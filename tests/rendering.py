@@ -130,6 +130,7 @@ GENERATED_CODE = """
     src/{package}/serving/schemas.py
     src/{package}/serving/scoring.py
     src/{package}/serving/settings.py
+    src/{package}/serving/shadow.py
     src/{package}/serving/startup.py
     tests/__init__.py
     tests/conftest.py
@@ -146,6 +147,7 @@ GENERATED_CODE = """
     tests/integration/test_pipeline.py
     tests/integration/test_provenance.py
     tests/integration/test_server.py
+    tests/integration/test_shadow_serving.py
     tests/unit/__init__.py
     tests/unit/core/__init__.py
     tests/unit/core/test_bundle.py
@@ -181,6 +183,7 @@ GENERATED_CODE = """
     tests/unit/serving/test_schemas.py
     tests/unit/serving/test_scoring.py
     tests/unit/serving/test_settings.py
+    tests/unit/serving/test_shadow.py
     tests/unit/serving/test_startup.py
 """
 

@@ -35,6 +35,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help=f"{model_forms()} (default: the MODEL_SERVER_* model setting, else models)",
     )
     serve.add_argument(
+        "--shadow-model",
+        metavar="MODEL",
+        help=f"a second model ({model_forms()}) that also scores every request, off the "
+        "answer path, for comparison only (default: MODEL_SERVER_SHADOW_MODEL, else none)",
+    )
+    serve.add_argument(
         "--shutdown-timeout",
         type=float,
         default=20.0,
@@ -62,7 +68,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from ..serving.settings import load_settings
 
     return serve(
-        load_settings(args.model),
+        load_settings(args.model, args.shadow_model),
         host=args.host,
         port=args.port,
         workers=args.workers,

@@ -304,6 +304,36 @@ def latest_version(models_dir: Path) -> str | None:
     return read_pointer(models_dir / LATEST_POINTER)
 
 
+def incompatibilities(champion: ModelMetadata, candidate: ModelMetadata) -> list[str]:
+    """Why ``candidate`` could not replace ``champion`` for the same callers; empty if it can.
+
+    The task, target, ids, classes and every feature with its kind must be the same.
+    """
+    problems = []
+    for what, before, after in (
+        ("task", champion.task, candidate.task),
+        ("target", champion.target, candidate.target),
+        ("ids", champion.feature_schema.ids, candidate.feature_schema.ids),
+        ("classes", champion.classes, candidate.classes),
+    ):
+        if before != after:
+            problems.append(f"{what}: champion {before!r}, candidate {after!r}")
+    kinds = {column.name: column.kind for column in champion.feature_schema.columns}
+    new = {column.name: column.kind for column in candidate.feature_schema.columns}
+    if missing := sorted(set(kinds) - set(new)):
+        problems.append(f"features the candidate lacks: {missing}")
+    if extra := sorted(set(new) - set(kinds)):
+        problems.append(f"features the champion lacks: {extra}")
+    changed = {
+        name: f"{kinds[name]} -> {new[name]}"
+        for name in kinds
+        if new.get(name, kinds[name]) != kinds[name]
+    }
+    if changed:
+        problems.append(f"feature kinds changed: {changed}")
+    return problems
+
+
 def read_pointer(pointer: Path) -> str | None:
     """The version a pointer file (``{"version": ...}``) names, or None without the file."""
     if not pointer.is_file():

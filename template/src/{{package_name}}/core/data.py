@@ -55,6 +55,14 @@ def require_file(path: Path, role: str = "input file") -> None:
     raise DataError(f"{role} {path} is {kind}, not a regular file")
 
 
+def shadow_log_path(prediction_log: Path) -> Path:
+    """Where a shadow model's predictions go: ``predictions.jsonl`` -> ``predictions.shadow.jsonl``.
+
+    The server writes them there, beside its prediction log; monitoring reads them there.
+    """
+    return prediction_log.with_name(f"{prediction_log.stem}.shadow{prediction_log.suffix}")
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet file; refuse missing, empty and unknown files by name."""
     suffix = _suffix(path)

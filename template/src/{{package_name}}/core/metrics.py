@@ -42,6 +42,8 @@ class Metric:
     task: Task
     compute: Callable[[Outcome], float]
     lower_is_better: bool = False
+    #: Whether it scores class probabilities, not only the predicted classes.
+    needs_probabilities: bool = False
 
 
 def _sklearn() -> Any:
@@ -78,7 +80,7 @@ METRICS: Mapping[str, Metric] = {
         "classification", lambda o: float(_sklearn().accuracy_score(o.truth, o.predicted))
     ),
     "f1": Metric("classification", _f1),
-    "roc_auc": Metric("classification", _roc_auc),
+    "roc_auc": Metric("classification", _roc_auc, needs_probabilities=True),
     "rmse": Metric(
         "regression",
         lambda o: float(_sklearn().root_mean_squared_error(o.truth, o.predicted)),

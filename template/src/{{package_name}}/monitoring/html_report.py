@@ -9,7 +9,16 @@ from html import escape
 from pathlib import Path
 
 from ..core.data import write_text_atomically
-from .report import Bin, ColumnReport, LabelsInfo, MonitoringReport, Statistic
+from ..core.metrics import Task
+from .report import (
+    Bin,
+    ColumnReport,
+    LabelsInfo,
+    MonitoringReport,
+    ShadowComparison,
+    ShadowReport,
+    Statistic,
+)
 from .statistics import DRIFT_STATISTICS
 
 REPORT_HTML = "report.html"
@@ -37,6 +46,7 @@ def render_html(report: MonitoringReport) -> str:
         _summary_table(report),
         _schema(report),
         _performance(report),
+        _shadow(report.shadow) if report.shadow is not None else "",
         "<h2>Columns, most severe first</h2>",
         "<p class='legend'>Bars: share of values per bin"
         f"<span style='background:{REFERENCE_FILL}'></span>reference"
@@ -131,6 +141,61 @@ def _labels(labels: LabelsInfo) -> str:
         f"{_number(labels.delay_median_seconds)} s, p90 {_number(labels.delay_p90_seconds)} s; "
         f"{labels.repeated_ids} id(s) predicted more than once (the latest scored); "
         f"{labels.unknown_classes} label(s) of a class the model does not know</p>"
+    )
+
+
+def _shadow(shadow: ShadowReport) -> str:
+    """The shadow models' answers against the champion's: informational, never judged."""
+    if shadow.task == "classification":
+        closeness = "<th>same class</th>"
+    else:
+        closeness = "<th>mean |shadow - champion|</th><th>p90 |shadow - champion|</th>"
+    rows = "".join(_shadow_row(compared, shadow.task) for compared in shadow.comparisons)
+    return (
+        "<h2>Shadow (informational)</h2><p>The shadow model scored the same requests off the "
+        "hot path; these figures never change the status.</p><table><tr><th>shadow</th>"
+        f"<th>champion</th><th>records</th>{closeness}<th>labelled</th></tr>{rows}</table>"
+        + "".join(_shadow_metrics(compared) for compared in shadow.comparisons)
+    )
+
+
+def _shadow_row(compared: ShadowComparison, task: Task) -> str:
+    if task == "classification":
+        agreement = compared.agreement
+        closeness = f"<td>{'-' if agreement is None else f'{agreement:.1%}'}</td>"
+    else:
+        closeness = (
+            f"<td>{_number(compared.mean_abs_difference)}</td>"
+            f"<td>{_number(compared.p90_abs_difference)}</td>"
+        )
+    scored = compared.performance
+    labelled = "-" if scored is None else str(scored.labelled_rows)
+    return (
+        f"<tr><td>{escape(compared.shadow_version)}</td>"
+        f"<td>{escape(compared.champion_version)}</td><td>{compared.records}</td>{closeness}"
+        f"<td>{labelled}</td></tr>"
+    )
+
+
+def _shadow_metrics(compared: ShadowComparison) -> str:
+    """Both models' metrics on the same labelled records, or why there are none."""
+    scored = compared.performance
+    if scored is None:
+        return ""
+    title = (
+        f"<h3>Shadow {escape(compared.shadow_version)} against champion "
+        f"{escape(compared.champion_version)} on {scored.labelled_rows} labelled records</h3>"
+    )
+    if not scored.metrics:
+        return f"{title}<p>{escape(scored.reason or '')}</p>"
+    rows = "".join(
+        f"<tr><td>{escape(m.name)}</td><td>{_number(m.shadow)}</td><td>{_number(m.champion)}</td>"
+        f"<td>{'higher' if m.higher_is_better else 'lower'}</td></tr>"
+        for m in scored.metrics
+    )
+    return (
+        f"{title}<table><tr><th>metric</th><th>shadow</th><th>champion</th><th>better</th></tr>"
+        f"{rows}</table>"
     )
 
 

@@ -13,14 +13,14 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Self
+from typing import NamedTuple, Self
 
 import pandas as pd
 
 from ..core.bundle import ModelBundle, load_bundle
 from ..core.config import DURATION
 from ..core.config import parse_duration as parse_duration  # re-exported: prune-logs reads it
-from ..core.data import SUFFIXES, read_table, require_file
+from ..core.data import SUFFIXES, read_table, require_file, shadow_log_path
 from ..core.models import is_model_uri, open_model
 from ..core.pipeline import PREDICTION_COLUMN, PROBABILITY_PREFIX
 from ..core.profile import profile_column
@@ -39,6 +39,12 @@ MIN_RETENTION = timedelta(hours=1)
 #: What parsing a malformed log line raises: bad JSON or timestamp, a missing key, a non-object,
 #: JSON nested too deeply.
 MALFORMED = (ValueError, KeyError, TypeError, RecursionError)
+#: The key of a shadow log line: the served (champion) model's version and prediction.
+SHADOW_KEY = "shadow"
+#: Bytes every shadow line holds: reading shadow lines parses no line without them.
+_SHADOW_MARK = f'"{SHADOW_KEY}"'.encode()
+#: The columns a shadow batch's ``predictions`` add: what the champion answered the request.
+CHAMPION_PREDICTION, CHAMPION_VERSION = "champion_prediction", "champion_version"
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,12 @@ def load_reference(
 
 @dataclass(frozen=True)
 class CurrentBatch:
-    """Rows to monitor; ``predictions`` only when they come from the prediction log."""
+    """Rows to monitor; ``predictions`` only when they come from the prediction log.
+
+    A shadow batch (read with ``shadow=True``) holds the shadow model's lines: its
+    ``predictions`` add the champion's answer to each request (:data:`CHAMPION_PREDICTION`,
+    :data:`CHAMPION_VERSION`).
+    """
 
     source: Path
     frame: pd.DataFrame
@@ -173,24 +184,31 @@ def read_current(
     since: datetime | None = None,
     until: datetime | None = None,
     numeric: Collection[str] = (),
+    shadow: bool = False,
 ) -> CurrentBatch:
     """Read ``path``: ``.jsonl`` is a prediction log, ``.csv``/``.parquet`` a batch.
 
     A directory holds prediction logs, e.g. one per server replica on a shared volume, with
     their rotated ``.jsonl.1`` backups: they are read together. A log line whose ``numeric``
-    features hold a JSON boolean is malformed, like any line that cannot be read.
+    features hold a JSON boolean is malformed, like any line that cannot be read. Shadow lines
+    (a shadow model's predictions, with a ``shadow`` object) are left out, or, with ``shadow``,
+    are the only lines read: for one log file, from the shadow log beside it if there is one.
     """
-    if path.is_dir():
-        logs = log_files(path)
+    if path.is_dir() or path.suffix.lower() == LOG_SUFFIX:
+        logs = log_files(path) if path.is_dir() else [path]
+        if shadow and not path.is_dir() and shadow_log_path(path).is_file():
+            logs = [shadow_log_path(path)]  # the server's shadow log beside this one
         if not logs:
             raise DataError(f"{path} holds no prediction logs ({', '.join(LOG_PATTERNS)})")
-        return _read_prediction_log(path, logs, since=since, until=until, numeric=numeric)
-    if path.suffix.lower() == LOG_SUFFIX:
-        return _read_prediction_log(path, [path], since=since, until=until, numeric=numeric)
+        return _read_prediction_log(
+            path, logs, since=since, until=until, numeric=numeric, shadow=shadow
+        )
     if not path.suffix and not path.exists():
         raise DataError(f"{path} not found: expected a directory of prediction logs or a file")
     if since is not None or until is not None:
         raise ValueError("--since/--until select a time window of a prediction log (.jsonl) only")
+    if shadow:
+        raise ValueError(f"{path} is not a prediction log: it holds no shadow lines")
     return CurrentBatch(source=path, frame=read_table(path))
 
 
@@ -246,8 +264,8 @@ def logged_ids(path: Path) -> set[str]:
         with log.open("rb") as lines:
             for line in lines:
                 record = _record(line, ()) if line.strip() else None
-                if record is not None and record[4] is not None:
-                    keys.add(record[4])
+                if record is not None and record.shadow is None and record.key is not None:
+                    keys.add(record.key)
     return keys
 
 
@@ -257,7 +275,10 @@ def log_files(folder: Path) -> list[Path]:
 
 
 def _is_prediction_log(path: Path) -> bool:
-    """Whether ``path`` is empty or starts with a prediction record (not another .jsonl file)."""
+    """Whether ``path`` is empty or starts with a prediction record (not another .jsonl file).
+
+    A shadow log (starting with a shadow record) is the server's too, so it counts as one.
+    """
     with path.open("rb") as lines:
         first = lines.readline(64 * 1024)
     return not first.strip() or _record(first, ()) is not None
@@ -270,13 +291,16 @@ def _read_prediction_log(
     since: datetime | None = None,
     until: datetime | None = None,
     numeric: Collection[str] = (),
+    shadow: bool = False,
 ) -> CurrentBatch:
     """Records of ``logs`` logged at ``since <= timestamp < until`` (either bound optional).
 
     Each line is a JSON object with ``timestamp``, ``model_version``, ``inputs`` (feature ->
     value), ``prediction`` and, for classifiers, ``probabilities`` (class -> probability).
     Lines that are not such objects (e.g. a line cut off by a crash, or not UTF-8) are skipped
-    and counted.
+    and counted. A shadow line also has ``shadow`` (``champion_version``,
+    ``champion_prediction``): only those are read with ``shadow`` (malformed lines counted
+    among those naming ``shadow``), only the others without.
     """
     inputs: list[dict[str, object]] = []
     outputs: list[dict[str, object]] = []
@@ -288,25 +312,28 @@ def _read_prediction_log(
         require_file(log, "prediction log")
         with log.open("rb") as lines:
             for line in lines:
-                if not line.strip():
+                if not line.strip() or (shadow and _SHADOW_MARK not in line):
                     continue
                 record = _record(line, numeric)
                 if record is None:
                     skipped += 1
                     continue
-                moment, version, features, output, key = record
+                if (record.shadow is not None) != shadow:
+                    continue
+                moment, version = record.moment, record.version
                 if (since and moment < since) or (until and moment >= until):
                     continue
-                inputs.append(features)
-                outputs.append(output | {"model_version": version})
+                inputs.append(record.features)
+                outputs.append(record.output | {"model_version": version} | (record.shadow or {}))
                 moments.append(moment)
-                keys.append(key)
+                keys.append(record.key)
                 versions[version] += 1
     if not inputs:
         window = (
             f" between {since or 'the start'} and {until or 'the end'}" if since or until else ""
         )
-        raise DataError(f"{path} has no prediction records{window} ({skipped} malformed line(s))")
+        kind = "shadow prediction" if shadow else "prediction"
+        raise DataError(f"{path} has no {kind} records{window} ({skipped} malformed line(s))")
     return CurrentBatch(
         source=path,
         frame=pd.DataFrame.from_records(inputs),
@@ -320,21 +347,33 @@ def _read_prediction_log(
     )
 
 
-def _record(
-    line: bytes, numeric: Collection[str]
-) -> tuple[datetime, str, dict[str, object], dict[str, object], str | None] | None:
-    """Timestamp, model version, inputs, output columns and id key of one log line, or None.
+class _LogRecord(NamedTuple):
+    """One readable log line."""
 
-    The id key joins the record's ids as :func:`~..core.schema.id_keys` does (None for a
-    record without ids, e.g. one logged before ids existed). None for a line that is not
-    UTF-8 JSON of the logged shape, or whose ``numeric`` inputs or probabilities hold a JSON
-    ``true``/``false`` (Python would read it as 1 or 0).
+    moment: datetime
+    version: str
+    features: dict[str, object]
+    output: dict[str, object]
+    #: The record's ids joined as :func:`~..core.schema.id_keys` does; None without ids.
+    key: str | None
+    #: A shadow line's champion columns (:data:`CHAMPION_VERSION`, :data:`CHAMPION_PREDICTION`).
+    shadow: dict[str, object] | None
+
+
+def _record(line: bytes, numeric: Collection[str]) -> _LogRecord | None:
+    """Timestamp, model version, inputs, output columns, id key and shadow part of a log line.
+
+    The id key is None for a record without ids, e.g. one logged before ids existed. None for
+    a line that is not UTF-8 JSON of the logged shape (a shadow line: with a ``shadow`` object
+    holding the champion's version and prediction), or whose ``numeric`` inputs or
+    probabilities hold a JSON ``true``/``false`` (Python would read it as 1 or 0).
     """
     try:
         value = json.loads(line.decode("utf-8"))
         moment = parse_timestamp(str(value["timestamp"]))
         features = value["inputs"]
         output = {PREDICTION_COLUMN: value["prediction"]}
+        shadow = _shadow_part(value.get(SHADOW_KEY))
     except MALFORMED:
         return None
     if not isinstance(features, dict):
@@ -351,7 +390,25 @@ def _record(
     for label, probability in probabilities.items():
         output[f"{PROBABILITY_PREFIX}{label}"] = probability
     key = ID_SEPARATOR.join(str(id_value) for id_value in ids.values()) if ids else None
-    return moment, str(value.get("model_version", "")), features, output, key
+    version = str(value.get("model_version", ""))
+    return _LogRecord(moment, version, features, output, key, shadow)
+
+
+def _shadow_part(shadow: object) -> dict[str, object] | None:
+    """The champion columns of a line's ``shadow`` object; None when the line has none.
+
+    Raises:
+        KeyError: when the object lacks the champion's prediction or version.
+        TypeError: when it is not an object.
+    """
+    if shadow is None:
+        return None
+    if not isinstance(shadow, dict):
+        raise TypeError("the shadow part of a log line is not an object")
+    return {
+        CHAMPION_PREDICTION: shadow["champion_prediction"],
+        CHAMPION_VERSION: str(shadow["champion_version"]),
+    }
 
 
 def check_columns(

@@ -4,6 +4,9 @@ One run (``loop``): monitor the champion's logged traffic with its labels; roll 
 promotion of the last ``retrain.rollback_runs`` runs whose live performance alerts; otherwise,
 on a drift or live-performance alert, a champion older than ``retrain.champion_max_age`` or
 ``force``, retrain a candidate and let :func:`~..core.promotion.promote_challenger` decide.
+With ``promotion.shadow`` the new challenger waits instead: the servers score it in shadow, and
+a later run decides on its labelled live records once there are ``promotion.min_rows`` of them
+(no retrain replaces it meanwhile, unless it is older than ``retrain.window``).
 Every run ends in one recorded :class:`~..core.promotion.Decision`. Runs take a lock in the
 models folder: a second loop at the same time is refused as a temporary failure.
 """
@@ -16,20 +19,33 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ..core.config import TrainConfig, parse_duration
 from ..core.data import file_lock
 from ..core.models import TrackingError
+from ..core.pipeline import PREDICTION_COLUMN
 from ..core.promotion import Champions, Decision, promote_challenger
 from ..core.schema import DataError
 from .config import DEFAULT_MONITORING_CONFIG
+from .inputs import CHAMPION_PREDICTION
 from .monitor import WrittenReport, monitor_batch
-from .retraining import Candidate, retrain
+from .retraining import (
+    Candidate,
+    ShadowRows,
+    agreement,
+    retrain,
+    shadow_rows,
+    write_shadow_set,
+)
 
 logger = logging.getLogger(__name__)
 
 LOOP_LOCK = ".loop.lock"
 #: The traffic whose drift a run judges: what was logged since the previous (nightly) run.
 DRIFT_WINDOW = timedelta(hours=24)
+#: How the trigger of a decision taken on shadow evidence (``promotion.shadow``) starts.
+SHADOW_TRIGGER = "shadow"
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,21 @@ class LoopRun:
             "candidate": self.candidate.as_dict() if self.candidate else None,
             "wants_human": self.wants_human,
         }
+
+
+@dataclass(frozen=True)
+class InShadow:
+    """A challenger waiting in shadow (``promotion.shadow``) and its labelled live records."""
+
+    version: str
+    live: ShadowRows
+    #: Why the records cannot decide yet (too few rows, or of a class); None: they can.
+    short: str | None
+
+    @property
+    def ready(self) -> bool:
+        """Whether the promotion rule can decide on the records now."""
+        return self.short is None
 
 
 @contextmanager
@@ -97,6 +128,7 @@ def run_loop(
         if champion is None:
             raise DataError(f"{store.where} has no champion yet: train and promote one first")
         facts: dict[str, Any] = {"decided_at": moment, "champion": champion, "dry_run": dry_run}
+        written: WrittenReport | None = None
         try:
             with store.open(champion) as bundle:  # wherever the store keeps it, verified
                 written = monitor_batch(
@@ -109,25 +141,31 @@ def run_loop(
                     labels=config.retrain.labels,
                 )
         except DataError as error:  # no log, or nothing logged in the window
-            if not force:
-                reason = f"keep the champion: no traffic to judge ({error})"
-                decision = Decision(action="keep", reason=reason, trigger="none", **facts)
-                _record(store, decision, dry_run)
-                return LoopRun(decision, None, None, wants_human=False)
-            return _retrain_and_decide(config, store, None, "forced (--force)", facts, dry_run)
-        report = written.report
-        live_alert = report.performance.status == "alert" and report.performance.source == "labels"
-        decisions = store.decisions()
-        promoted = _recent_promotion(decisions, champion, config.retrain.rollback_runs)
-        if live_alert and promoted is not None:
-            decision = _roll_back(store, promoted, facts, dry_run)
-            return LoopRun(decision, written, None, wants_human=True)
-        trigger = _trigger(config, store, champion, written, force, moment)
-        if trigger is None:
-            reason = f"keep the champion: no trigger ({report.summary})"
-            decision = Decision(action="keep", reason=reason, trigger="none", **facts)
-            _record(store, decision, dry_run)
-            return LoopRun(decision, written, None, wants_human=False)
+            quiet = error
+        if written is not None:
+            report = written.report
+            live_alert = (
+                report.performance.status == "alert" and report.performance.source == "labels"
+            )
+            decisions = store.decisions()
+            promoted = _recent_promotion(decisions, champion, config.retrain.rollback_runs)
+            if live_alert and promoted is not None:
+                decision = _roll_back(store, promoted, facts, dry_run)
+                return LoopRun(decision, written, None, wants_human=True)
+        waiting = _in_shadow(config, store, champion, moment)
+        if waiting is not None and waiting.ready:
+            return _decide_on_shadow(config, store, written, waiting, moment, dry_run)
+        if written is None and not force:
+            return _keep(store, f"no traffic to judge ({quiet})", "none", None, waiting, facts)
+        trigger = "forced (--force)"
+        if written is not None:
+            found = _trigger(config, store, champion, written, force, moment)
+            if found is None:
+                why = f"no trigger ({written.report.summary})"
+                return _keep(store, why, "none", written, waiting, facts)
+            trigger = found
+        if waiting is not None:  # it waits for labelled live records: no retrain over it
+            return _keep(store, None, trigger, written, waiting, facts)
         return _retrain_and_decide(config, store, written, trigger, facts, dry_run)
 
 
@@ -155,11 +193,127 @@ def _retrain_and_decide(
         decision = Decision(action="keep", reason=reason, trigger=trigger, **facts)
         _record(store, decision, dry_run)
         return LoopRun(decision, written, candidate, wants_human=alerting)
+    if config.promotion.shadow:  # decided later, on the live records it serves in shadow
+        reason = (
+            f"keep the champion: challenger {candidate.version} waits in shadow for "
+            f"promotion.min_rows = {config.promotion.min_rows} labelled live records "
+            "(promotion.shadow)"
+        )
+        decision = Decision(
+            action="keep", reason=reason, trigger=trigger, challenger=candidate.version, **facts
+        )
+        _record(store, decision, dry_run)
+        return LoopRun(decision, written, candidate, wants_human=alerting)
     decision = promote_challenger(
         store, config, version=candidate.version, dry_run=dry_run, now=moment, trigger=trigger
     )
     wants_human = alerting and decision.action != "promote"
     return LoopRun(decision, written, candidate, wants_human=wants_human)
+
+
+def _in_shadow(
+    config: TrainConfig, store: Champions, champion: str, now: datetime
+) -> InShadow | None:
+    """The challenger that waits in shadow, with its labelled live records; None: none waits.
+
+    Only with ``promotion.shadow``. A challenger already decided on shadow evidence waits no
+    more, nor does one older than ``retrain.window`` that is still short of records: it never
+    got traffic (no server scores it in shadow), and a retrain may replace it.
+    """
+    if not config.promotion.shadow:
+        return None
+    challenger = store.challenger()
+    if challenger is None or challenger == champion:
+        return None
+    if any(
+        decision.challenger == challenger and (decision.trigger or "").startswith(SHADOW_TRIGGER)
+        for decision in store.decisions()
+    ):
+        return None
+    with store.open(challenger) as bundle:
+        metadata = bundle.metadata
+    window = parse_duration(config.retrain.window)
+    # The server logs the bundle's own version; a registry store names it by its number.
+    live = shadow_rows(config, {challenger, metadata.version}, now - window, now)
+    short = _short_of_rows(config, live.rows, metadata.classes, challenger)
+    if short is not None and now - metadata.created_at > window:
+        return None
+    return InShadow(challenger, live, short)
+
+
+def _short_of_rows(
+    config: TrainConfig, rows: pd.DataFrame, classes: list[Any] | None, challenger: str
+) -> str | None:
+    """Why ``rows`` are too few for the promotion rule to decide on; None: they are enough."""
+    settings = config.promotion
+    if len(rows) < settings.min_rows:
+        return (
+            f"challenger {challenger} is in shadow with {len(rows)} of promotion.min_rows = "
+            f"{settings.min_rows} labelled live records"
+        )
+    if config.task == "regression" or classes is None:
+        return None
+    counts = rows[config.data.target].astype(str).value_counts()
+    found = {str(label): int(counts.get(str(label), 0)) for label in classes}
+    short = {label: count for label, count in found.items() if count < settings.min_rows_per_class}
+    if not short:
+        return None
+    return (
+        f"challenger {challenger} is in shadow with {len(rows)} labelled live records, by class "
+        f"{short}, fewer than promotion.min_rows_per_class = {settings.min_rows_per_class}"
+    )
+
+
+def _decide_on_shadow(
+    config: TrainConfig,
+    store: Champions,
+    written: WrittenReport | None,
+    waiting: InShadow,
+    now: datetime,
+    dry_run: bool,
+) -> LoopRun:
+    """Let the promotion rule decide on the challenger's labelled live records, kept as a file."""
+    live = waiting.live
+    path = write_shadow_set(live.rows, config, now)
+    said = agreement(
+        config.task, live.predictions[PREDICTION_COLUMN], live.predictions[CHAMPION_PREDICTION]
+    )
+    trigger = (
+        f"{SHADOW_TRIGGER}: {len(live.rows)} labelled live records of challenger "
+        f"{waiting.version} within retrain.window = {config.retrain.window}; live agreement "
+        f"with the champion: {said}"
+    )
+    decision = promote_challenger(
+        store,
+        config,
+        version=waiting.version,
+        comparison=path,
+        trigger=trigger,
+        now=now,
+        dry_run=dry_run,
+    )
+    alerting = written is not None and written.report.status == "alert"
+    return LoopRun(decision, written, None, wants_human=alerting and decision.action != "promote")
+
+
+def _keep(
+    store: Champions,
+    why: str | None,
+    trigger: str,
+    written: WrittenReport | None,
+    waiting: InShadow | None,
+    facts: dict[str, Any],
+) -> LoopRun:
+    """Keep the champion and record why, and which challenger waits in shadow, if one does."""
+    challenger = None if waiting is None else waiting.version
+    reasons = [why, None if waiting is None else waiting.short]
+    reason = "keep the champion: " + "; ".join(text for text in reasons if text)
+    decision = Decision(
+        action="keep", reason=reason, trigger=trigger, challenger=challenger, **facts
+    )
+    _record(store, decision, facts["dry_run"])
+    alerting = written is not None and written.report.status == "alert"
+    return LoopRun(decision, written, None, wants_human=alerting)
 
 
 def _trigger(

@@ -2,12 +2,14 @@
 
 A run checks the batch's schema, feature drift, prediction drift (model outputs from the
 prediction log or from predicting the batch), performance on labelled rows and alerting.
-Live performance joins labels from the labels store to the logged predictions by id.
+Live performance joins labels from the labels store to the logged predictions by id. When the
+server also scores requests with a shadow model, the run reports how the shadow's answers
+compare with the champion's (never judged).
 """
 
 import logging
 import math
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -19,9 +21,9 @@ import numpy.typing as npt
 import pandas as pd
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-from ..core.bundle import ModelBundle
-from ..core.metrics import LOWER_IS_BETTER
-from ..core.pipeline import PROBABILITY_PREFIX
+from ..core.bundle import ModelBundle, ModelMetadata
+from ..core.metrics import LOWER_IS_BETTER, METRIC_NAMES, METRICS, Outcome, Task
+from ..core.pipeline import PREDICTION_COLUMN, PROBABILITY_PREFIX
 from ..core.reports import DriftStatus
 from ..core.schema import DataError, SchemaError
 from ..core.training import score_predictions
@@ -33,6 +35,8 @@ from .config import (
 )
 from .html_report import write_report_html
 from .inputs import (
+    CHAMPION_PREDICTION,
+    CHAMPION_VERSION,
     LOG_SUFFIX,
     CurrentBatch,
     Reference,
@@ -51,6 +55,10 @@ from .report import (
     PerformanceReport,
     PerformanceStatus,
     ReferenceInfo,
+    ShadowComparison,
+    ShadowMetric,
+    ShadowPerformance,
+    ShadowReport,
     write_report_json,
 )
 from .statistics import ColumnProfile
@@ -100,7 +108,8 @@ def monitor_batch(
     ``since``/``until`` (ISO 8601 or a duration ago, e.g. 24h). The alert history is
     ``history`` (default: the history file in ``report_dir``). With ``labels`` (a labels
     store), performance is live: the logged predictions of ``performance.label_window``
-    before ``until`` (or now) are scored on the labels that came back for their ids.
+    before ``until`` (or now) are scored on the labels that came back for their ids. Shadow
+    records in the logs are compared with the champion's answers (see :func:`compare_shadow`).
 
     Raises:
         ValueError: for bad input: an invalid config, window or reference, an unreadable batch.
@@ -113,23 +122,41 @@ def monitor_batch(
         raise ValueError(f"--since {since} must be before --until {until}")
     loaded = load_reference(reference, target=target, allow_version_mismatch=allow_version_mismatch)
     numeric = loaded.schema.numeric
+    is_log = current.is_dir() or current.suffix.lower() == LOG_SUFFIX
+    live_start = (end or now) - config.performance.label_window_length
+    window = (live_start, end or now)
     if labels is None:
+        read_from = start
         batch = read_current(current, since=start, until=end, numeric=numeric)
         live = None
     else:
-        if not (current.is_dir() or current.suffix.lower() == LOG_SUFFIX):
+        if not is_log:
             raise ValueError(
                 "--labels joins labels to logged predictions: --current must be a prediction "
                 f"log ({LOG_SUFFIX}) or a folder of logs, not {current}"
             )
-        live_start = (end or now) - config.performance.label_window_length
         read_from = None if start is None else min(start, live_start)
         logged = read_current(current, since=read_from, until=end, numeric=numeric)
         batch = logged if start is None or start == read_from else logged.since(start)
-        window = (live_start, end or now)
         live = live_performance(loaded, logged, labels, config.performance, window)
+    shadowed: CurrentBatch | None = None
+    if is_log:
+        with suppress(DataError):  # no shadow record in the window: no shadow block
+            shadowed = read_current(
+                current, since=read_from, until=end, numeric=numeric, shadow=True
+            )
+    shadow = None
+    if shadowed is not None:
+        shadow = compare_shadow(
+            loaded, shadowed, config.performance, since=start, store=labels, window=window
+        )
     report = run_monitoring(
-        loaded, batch, config, history_path=history or report_dir / HISTORY_FILE, live=live
+        loaded,
+        batch,
+        config,
+        history_path=history or report_dir / HISTORY_FILE,
+        live=live,
+        shadow=shadow,
     )
     paths = [write_report_json(report, report_dir), write_report_html(report, report_dir)]
     if report.status == "alert":
@@ -145,11 +172,13 @@ def run_monitoring(
     history_path: Path,
     now: datetime | None = None,
     live: PerformanceReport | None = None,
+    shadow: ShadowReport | None = None,
 ) -> MonitoringReport:
     """Compare ``batch`` with ``reference``, record the window in the history, and report.
 
     ``live`` is the live performance (see :func:`live_performance`); without it, performance
-    is scored on the batch's own labelled rows.
+    is scored on the batch's own labelled rows. ``shadow`` (see :func:`compare_shadow`) is
+    reported and summed up, never judged.
     """
     generated_at = now or datetime.now(UTC)
     frame = batch.frame
@@ -196,7 +225,8 @@ def run_monitoring(
         status=status,
         summary=_summary(
             status, features, predictions, schema.problems, scored.status, alerting.alert, breached
-        ),
+        )
+        + "".join(f"; {line}" for line in shadow_summary(shadow)),
         reference=ReferenceInfo(
             source=str(reference.source),
             model_version=reference.model_version,
@@ -218,6 +248,7 @@ def run_monitoring(
         prediction_note="; ".join(notes) or None,
         performance=scored,
         alerting=alerting,
+        shadow=shadow,
     )
 
 
@@ -406,14 +437,7 @@ def live_performance(
     except DataError:
         rows = None
     latest = _latest_per_id(rows, metadata.version) if rows is not None else None
-    joined = (latest or _Latest.empty()).rows.merge(read_labels(store), how="left", on="id_key")
-    if metadata.task == "classification":
-        known = {str(label): label for label in metadata.classes}
-        joined[metadata.target] = joined["label"].map(lambda text: known.get(str(text)))
-        unknown = int((joined["label"].notna() & joined[metadata.target].isna()).sum())
-    else:
-        joined[metadata.target] = pd.to_numeric(joined["label"], errors="coerce")
-        unknown = 0
+    joined, unknown = _join_labels((latest or _Latest.empty()).rows, read_labels(store), metadata)
     labelled = joined[joined[metadata.target].notna()]
     delays = (labelled["label_time"] - labelled["logged_at"]).dt.total_seconds().to_numpy()
     info = LabelsInfo(
@@ -436,6 +460,73 @@ def live_performance(
         why = f"no logged prediction of model {metadata.version} with ids in the label window"
         report = PerformanceReport(status="skipped", rows=0, reason=why)
     return report.model_copy(update={"source": "labels", "labels": info})
+
+
+def compare_shadow(
+    reference: Reference,
+    shadowed: CurrentBatch,
+    config: PerformanceConfig,
+    *,
+    since: datetime | None = None,
+    store: Path | None = None,
+    window: tuple[datetime, datetime] | None = None,
+) -> ShadowReport | None:
+    """How each shadow model's logged answers compare with the champion's, never judged.
+
+    ``shadowed`` holds shadow records (``read_current(..., shadow=True)``); those from
+    ``since`` on are compared per shadow and champion version: the share of equal classes, or
+    the mean and 90th percentile of the absolute difference. With a labels ``store``, each id's
+    latest shadow record from ``window`` (default: all of ``shadowed``) meets its latest label
+    and both models are scored on those records, the champion on the answer the record logged
+    for it. None when no shadow record is from ``since`` on.
+    """
+    try:
+        compared = shadowed if since is None else shadowed.since(since)
+    except DataError:
+        return None
+    if compared.predictions is None:
+        raise ValueError("compare_shadow needs the shadow records of a prediction log")
+    bundle = reference.bundle
+    outputs = [str(name) for name in compared.predictions.columns]
+    inferred: Task = (  # a data reference: only a classifier logs probabilities
+        "classification"
+        if any(name.startswith(PROBABILITY_PREFIX) for name in outputs)
+        else "regression"
+    )
+    task = bundle.metadata.task if bundle is not None else inferred
+    labels = read_labels(store) if store is not None else None
+    live = None
+    if labels is not None:
+        with suppress(DataError):  # no shadow record in the label window: nothing labelled
+            live = shadowed if window is None else shadowed.since(window[0])
+    comparisons = []
+    pairs = compared.predictions.groupby(["model_version", CHAMPION_VERSION], sort=True)
+    for (version, champion), answers in pairs:
+        comparison = _agreement(str(version), str(champion), answers, task)
+        if labels is not None:
+            scored = _shadow_performance(reference, live, comparison, labels, config)
+            comparison = comparison.model_copy(update={"performance": scored})
+        comparisons.append(comparison)
+    return ShadowReport(task=task, comparisons=comparisons)
+
+
+def shadow_summary(shadow: ShadowReport | None) -> list[str]:
+    """A line per shadow version compared, e.g. ``shadow 3 agrees with champion 2 on 97.1% ...``."""
+    lines = []
+    for compared in shadow.comparisons if shadow is not None else []:
+        models = f"shadow {compared.shadow_version}", f"champion {compared.champion_version}"
+        records = f"{compared.records:,} records"
+        if compared.agreement is not None:
+            agreement = f"{compared.agreement:.1%}"
+            lines.append(f"{models[0]} agrees with {models[1]} on {agreement} of {records}")
+        elif compared.mean_abs_difference is not None and compared.p90_abs_difference is not None:
+            lines.append(
+                f"{models[0]} differs from {models[1]} by {compared.mean_abs_difference:.3g} on "
+                f"average (p90 {compared.p90_abs_difference:.3g}) over {records}"
+            )
+        else:
+            lines.append(f"{models[0]} has no answer to compare with {models[1]} in {records}")
+    return lines
 
 
 @dataclass(frozen=True)
@@ -468,6 +559,115 @@ def _latest_per_id(batch: CurrentBatch, version: str) -> _Latest | None:
     latest = ordered.drop_duplicates("id_key", keep="last").reset_index(drop=True)
     repeated = int((ordered["id_key"].value_counts() > 1).sum())
     return _Latest(latest, list(outputs.columns), repeated)
+
+
+def _join_labels(
+    rows: pd.DataFrame, labels: pd.DataFrame, metadata: ModelMetadata
+) -> tuple[pd.DataFrame, int]:
+    """``rows`` with their id's label as the target (missing if none or of an unknown class).
+
+    Also returns how many labels name a class the model does not know.
+    """
+    joined = rows.merge(labels, how="left", on="id_key")
+    if metadata.task == "classification":
+        known = {str(label): label for label in metadata.classes}
+        joined[metadata.target] = joined["label"].map(lambda text: known.get(str(text)))
+        unknown = int((joined["label"].notna() & joined[metadata.target].isna()).sum())
+    else:
+        joined[metadata.target] = pd.to_numeric(joined["label"], errors="coerce")
+        unknown = 0
+    return joined, unknown
+
+
+def _agreement(version: str, champion: str, answers: pd.DataFrame, task: Task) -> ShadowComparison:
+    """How close the answers of shadow ``version`` are to those of ``champion``."""
+    compared = ShadowComparison(
+        shadow_version=version, champion_version=champion, records=len(answers)
+    )
+    if task == "classification":
+        same = answers[PREDICTION_COLUMN] == answers[CHAMPION_PREDICTION]
+        return compared.model_copy(update={"agreement": float(same.mean())})
+    shadow, served = (
+        pd.to_numeric(answers[name], errors="coerce").to_numpy(dtype="float64")
+        for name in (PREDICTION_COLUMN, CHAMPION_PREDICTION)
+    )
+    differences = np.abs(shadow - served)
+    differences = differences[~np.isnan(differences)]
+    if not differences.size:  # no pair of numbers to compare
+        return compared
+    update = {
+        "mean_abs_difference": float(differences.mean()),
+        "p90_abs_difference": float(np.percentile(differences, 90)),
+    }
+    return compared.model_copy(update=update)
+
+
+def _shadow_performance(
+    reference: Reference,
+    live: CurrentBatch | None,
+    compared: ShadowComparison,
+    labels: pd.DataFrame,
+    config: PerformanceConfig,
+) -> ShadowPerformance:
+    """Metrics of the shadow and champion ``compared`` on the labelled ids of ``live``."""
+    bundle = reference.bundle
+    if bundle is None:
+        reason = "the reference is a data file: scoring the shadow needs a model's target"
+        return ShadowPerformance(labelled_rows=0, reason=reason)
+    metadata = bundle.metadata
+    version = compared.shadow_version
+    latest = _latest_per_id(live, version) if live is not None else None
+    if latest is None:
+        reason = f"no shadow record of model {version} with ids in the label window"
+        return ShadowPerformance(labelled_rows=0, reason=reason)
+    rows = latest.rows[latest.rows[CHAMPION_VERSION] == compared.champion_version]
+    joined, _ = _join_labels(rows, labels, metadata)
+    labelled = joined[joined[metadata.target].notna()]
+    cannot = _judgeable(metadata.classes, labelled[metadata.target], config, metadata.task)
+    if cannot is not None:
+        return ShadowPerformance(labelled_rows=len(labelled), reason=cannot.reason)
+    truth = labelled[metadata.target]
+    try:
+        shadow = score_predictions(labelled, truth, metadata.task, metadata.classes)
+        champion_scores = _champion_scores(labelled[CHAMPION_PREDICTION], truth, metadata)
+    except ValueError as error:
+        reason = f"cannot score the shadow records: {error}"
+        return ShadowPerformance(labelled_rows=len(labelled), reason=reason)
+    metrics = [
+        ShadowMetric(
+            name=name,
+            shadow=_finite(shadow.get(name)),
+            champion=_finite(champion_scores.get(name)),
+            higher_is_better=name not in LOWER_IS_BETTER,
+        )
+        for name in METRIC_NAMES[metadata.task]
+    ]
+    return ShadowPerformance(labelled_rows=len(labelled), metrics=metrics)
+
+
+def _champion_scores(
+    answers: pd.Series, truth: pd.Series, metadata: ModelMetadata
+) -> dict[str, float | None]:
+    """The champion's metrics from the answers the shadow log kept for it.
+
+    A classifier's answer is its class alone (read as a class of the model, like a label): the
+    metrics of probabilities (e.g. ``roc_auc``) are None.
+    """
+    if metadata.task == "regression":
+        values = answers.to_frame(PREDICTION_COLUMN).astype("float64")
+        return dict(score_predictions(values, truth, "regression", []))
+    known = {str(label): label for label in metadata.classes}  # as labels are read
+    classes = answers.map(lambda answer: known.get(str(answer), answer))
+    outcome = Outcome(truth.to_numpy(), classes.to_numpy(), None, np.asarray(metadata.classes))
+    return {
+        name: None if METRICS[name].needs_probabilities else METRICS[name].compute(outcome)
+        for name in METRIC_NAMES["classification"]
+    }
+
+
+def _finite(value: float | None) -> float | None:
+    """``value``, or None for a metric that could not be measured (NaN)."""
+    return None if value is None or math.isnan(value) else value
 
 
 def _judgeable(

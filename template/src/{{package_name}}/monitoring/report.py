@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..core.data import write_text_atomically
+from ..core.metrics import Task
 from ..core.reports import REPORT_JSON, DriftStatus
 from .config import MonitoringConfig
 
@@ -123,6 +124,51 @@ class AlertingReport(_Report):
     history: str
 
 
+class ShadowMetric(_Report):
+    """One task metric of the shadow model and of the champion on the same labelled records.
+
+    None where it cannot be measured, e.g. the champion's ``roc_auc``: the shadow log keeps
+    the champion's class, not its probabilities.
+    """
+
+    name: str
+    shadow: float | None
+    champion: float | None
+    higher_is_better: bool
+
+
+class ShadowPerformance(_Report):
+    """Shadow and champion metrics on the labels of the live window; informational."""
+
+    #: Ids whose latest shadow record of the window has a label (of a known class).
+    labelled_rows: int
+    #: Why there are no metrics, e.g. "cannot judge yet: ..." below ``live_min_rows``.
+    reason: str | None = None
+    metrics: list[ShadowMetric] = []
+
+
+class ShadowComparison(_Report):
+    """How one shadow model's answers compare with the champion's on the same requests."""
+
+    shadow_version: str
+    champion_version: str
+    records: int
+    #: Classification: the share of records where both models gave the same class.
+    agreement: float | None = None
+    #: Regression: the mean and 90th percentile of ``|shadow - champion|``.
+    mean_abs_difference: float | None = None
+    p90_abs_difference: float | None = None
+    #: With a labels store only.
+    performance: ShadowPerformance | None = None
+
+
+class ShadowReport(_Report):
+    """The shadow log of the window, per shadow and champion version; never judged."""
+
+    task: Task
+    comparisons: list[ShadowComparison]
+
+
 class ReferenceInfo(_Report):
     """What the batch was compared with."""
 
@@ -160,6 +206,8 @@ class MonitoringReport(_Report):
     prediction_note: str | None
     performance: PerformanceReport
     alerting: AlertingReport
+    #: The shadow model's answers in the window (None without shadow records); informational.
+    shadow: ShadowReport | None = None
 
 
 def write_report_json(report: MonitoringReport, directory: Path) -> Path:

@@ -10,13 +10,14 @@ store's segments and the logs read: :func:`reproduce` trains the same candidate 
 
 import logging
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..core.bundle import (
@@ -24,23 +25,27 @@ from ..core.bundle import (
     ModelMetadata,
     RetrainSnapshot,
     create_version_dir,
+    incompatibilities,
     sha256_file,
 )
 from ..core.config import TrainConfig, parse_config, parse_duration
 from ..core.data import read_table, write_table
+from ..core.metrics import Task
 from ..core.models import training_recorder
 from ..core.pipeline import predict_frame
-from ..core.promotion import Champions, LocalChampions, incompatibilities
+from ..core.promotion import Champions, LocalChampions
 from ..core.schema import DataError
 from ..core.training import train_model
 from ..core.workflow import run_training
-from .inputs import log_files, read_current
+from .inputs import CurrentBatch, log_files, read_current
 from .labels import read_labels, segment_names
 
 logger = logging.getLogger(__name__)
 
 TRAIN_FILE = "train.parquet"
 COMPARISON_FILE = "comparison.parquet"
+#: The labelled live records a challenger in shadow is decided on (``promotion.shadow``).
+SHADOW_FILE = "shadow.parquet"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,16 @@ class Assembled:
     train: Path
     comparison: Path
     snapshot: RetrainSnapshot
+
+
+@dataclass(frozen=True)
+class ShadowRows:
+    """A challenger's labelled live records from the shadow log, and what it answered."""
+
+    #: The logged features and the target, oldest first.
+    rows: pd.DataFrame
+    #: The same records' shadow lines: its prediction, the champion's (``champion_prediction``).
+    predictions: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -90,28 +105,42 @@ def labelled_rows(
     Raises:
         DataError: when no prediction of the window has a label.
     """
-    logs, store = config.retrain.logs, config.retrain.labels
+    logs = config.retrain.logs
     try:
         batch = read_current(logs, since=start, until=end)
+        joined = latest_labelled(batch, config)
     except DataError as error:
         raise DataError(f"nothing to retrain on: {error}") from None
+    sources = log_files(logs) if logs.is_dir() else [logs]
+    return joined.reset_index(drop=True), sources
+
+
+def latest_labelled(batch: CurrentBatch, config: TrainConfig) -> pd.DataFrame:
+    """Each id's latest row of a prediction log's ``batch`` with its latest label, by time.
+
+    Columns: the logged features, the target and ``logged_at``; the index is each row's
+    position in ``batch`` (where its predictions are).
+
+    Raises:
+        DataError: when no row carries ids, or none has a label in ``retrain.labels``.
+    """
+    store, target = config.retrain.labels, config.data.target
     if batch.ids is None or batch.timestamps is None or not batch.ids.notna().any():
-        raise DataError(f"nothing to retrain on: no prediction in {logs} carries ids")
+        raise DataError(f"no prediction in {batch.source} carries ids")
     rows = batch.frame.assign(id_key=batch.ids, logged_at=batch.timestamps)
     rows = rows[rows["id_key"].notna()].sort_values("logged_at", kind="stable")
     latest = rows.drop_duplicates("id_key", keep="last")
-    joined = latest.merge(read_labels(store), on="id_key", how="inner")
+    labels = read_labels(store).set_index("id_key")["label"]
+    joined = latest.join(labels, on="id_key", how="inner")  # keeps the batch's positions
     if joined.empty:
         raise DataError(
-            f"nothing to retrain on: none of the {len(latest)} id(s) predicted between {start} "
-            f"and {end} has a label in {store}"
+            f"none of the {len(latest)} id(s) predicted between {batch.window_start} and "
+            f"{batch.window_end} has a label in {store}"
         )
-    target = config.data.target
     joined[target] = _target_values(joined["label"], config)
     columns = [name for name in batch.frame.columns if name not in {target, "id_key"}]
     ordered = joined.sort_values("logged_at", kind="stable")
-    sources = log_files(logs) if logs.is_dir() else [logs]
-    return ordered[[*columns, target, "logged_at"]].reset_index(drop=True), sources
+    return ordered[[*columns, target, "logged_at"]]
 
 
 def _target_values(labels: pd.Series, config: TrainConfig) -> pd.Series:
@@ -122,6 +151,66 @@ def _target_values(labels: pd.Series, config: TrainConfig) -> pd.Series:
     if numbers.notna().all() and bool(np.all(np.mod(numbers, 1) == 0)):
         return numbers.astype("int64")
     return labels.astype(str)
+
+
+def shadow_rows(
+    config: TrainConfig, versions: Collection[str], start: datetime, end: datetime
+) -> ShadowRows:
+    """Each id's latest shadow line of ``versions`` logged in ``[start, end)`` with its label.
+
+    The shadow lines are in the folder of logs ``retrain.logs``, or, for one log, in the
+    server's shadow log beside it (``predictions.jsonl`` -> ``predictions.shadow.jsonl``). The
+    newest ``retrain.max_rows``, oldest first; none when nothing of ``versions`` was logged in
+    shadow, no line carries ids or none has a label yet.
+    """
+    try:
+        batch = read_current(config.retrain.logs, since=start, until=end, shadow=True)
+        predictions = batch.predictions
+        if predictions is None:
+            raise DataError(f"{batch.source} is not a prediction log")
+        mine = predictions["model_version"].astype(str).isin(list(versions)).to_numpy()
+        joined = latest_labelled(_rows_of(batch, mine), config)
+    except DataError:
+        return ShadowRows(pd.DataFrame(), pd.DataFrame())
+    joined = joined.tail(config.retrain.max_rows)
+    answers = predictions[mine].reset_index(drop=True).loc[joined.index]
+    return ShadowRows(
+        joined.drop(columns="logged_at").reset_index(drop=True), answers.reset_index(drop=True)
+    )
+
+
+def agreement(task: Task, shadow: pd.Series, champion: pd.Series) -> str:
+    """How the shadow's predictions agreed with the champion's on the same requests, in words.
+
+    Classification: the share of the same class; regression: the mean absolute difference.
+    """
+    both = (shadow.notna() & champion.notna()).to_numpy()
+    if not both.any():
+        return "no champion prediction to compare with"
+    ours, theirs = shadow[both], champion[both]
+    if task == "regression":
+        difference = (pd.to_numeric(ours) - pd.to_numeric(theirs)).abs().mean()
+        return f"mean |difference| {difference:.4g}"
+    same = np.mean([left == right for left, right in zip(ours, theirs, strict=True)])
+    return f"{same:.1%} same class"
+
+
+def write_shadow_set(rows: pd.DataFrame, config: TrainConfig, now: datetime) -> Path:
+    """Keep ``rows`` (features and target) under ``retrain.data_dir``, as retrain keeps its own."""
+    _, folder = create_version_dir(config.retrain.data_dir, now)
+    return write_table(rows, folder / SHADOW_FILE)
+
+
+def _rows_of(batch: CurrentBatch, keep: npt.NDArray[np.bool_]) -> CurrentBatch:
+    """The rows of ``batch`` that ``keep`` marks, renumbered from 0."""
+    predictions, timestamps, ids = batch.predictions, batch.timestamps, batch.ids
+    return replace(
+        batch,
+        frame=batch.frame[keep].reset_index(drop=True),
+        predictions=None if predictions is None else predictions[keep].reset_index(drop=True),
+        timestamps=None if timestamps is None else timestamps[keep].reset_index(drop=True),
+        ids=None if ids is None else ids[keep].reset_index(drop=True),
+    )
 
 
 def assemble(config: TrainConfig, now: datetime) -> Assembled:

@@ -35,6 +35,7 @@ from .routes import JSON, REQUEST_SCHEMA_REF, router
 from .runtime import Runtime, open_runtime
 from .schemas import RequestError
 from .settings import ENV_PREFIX, ServingSettings, load_settings
+from .shadow import resolved_reference
 from .startup import FetchingApp
 
 logger = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ def serve(
     the model is exported to ``MODEL_SERVER_MODEL_DIR`` or ``MODEL_SERVER_MODEL_URI`` (and
     the other one unset). A registered version named by an alias is exported by its number,
     resolved once here: every worker serves the same version, even one restarted after a
-    ``promote``.
+    ``promote``. So is a shadow model (``MODEL_SERVER_SHADOW_MODEL``), by number or folder.
 
     Raises:
         ArtifactError: when there is no model where the settings point, or a registered
@@ -335,7 +336,7 @@ def _check_bind(host: str, port: int) -> None:
 
 
 def _export_model(settings: ServingSettings, runtime: Runtime) -> None:
-    """Name the model served in the environment, for uvicorn's worker processes.
+    """Name the model served (and the shadow) in the environment, for uvicorn's workers.
 
     A registered version goes by its number, as the parent resolved it.
     """
@@ -348,3 +349,8 @@ def _export_model(settings: ServingSettings, runtime: Runtime) -> None:
             model = f"models:/{registered['name']}/{registered['version']}"
     os.environ[f"{ENV_PREFIX}{chosen}"] = model
     os.environ.pop(f"{ENV_PREFIX}{other}", None)
+    if settings.shadow_model is not None:
+        shadow = resolved_reference(
+            settings.shadow_model, allow_version_mismatch=settings.allow_version_mismatch
+        )
+        os.environ[f"{ENV_PREFIX}SHADOW_MODEL"] = shadow

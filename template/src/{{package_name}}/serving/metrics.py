@@ -2,14 +2,24 @@
 
 Requests, predictions, refusals, prediction-log drops and the served model, plus gauges of
 the latest monitoring report (drift and live performance), read when /metrics is scraped.
+With a shadow model: its records, its agreement with the served model, its drops and itself.
 """
 
 import logging
 from collections import Counter as Tally
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    Summary,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -34,11 +44,18 @@ class ServingMetrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self, metadata: ModelMetadata, drift_report_dir: Path | None) -> None:
+    def __init__(
+        self,
+        metadata: ModelMetadata,
+        drift_report_dir: Path | None,
+        *,
+        shadow_drop_reasons: Iterable[str] = (),
+    ) -> None:
         """Create every collector in a fresh registry, describing the model of ``metadata``.
 
         With ``drift_report_dir`` (where ``monitor --report-dir`` writes), /metrics also shows
-        the latest report's drift and performance gauges.
+        the latest report's drift and performance gauges; with ``shadow_drop_reasons`` (a
+        shadow model is configured), the shadow's metrics, each drop reason at 0 from the start.
         """
         self._registry = CollectorRegistry()
         labels = ("method", "route", "status")
@@ -82,6 +99,12 @@ class ServingMetrics:
         )
         if drift_report_dir is not None:
             self._registry.register(_DriftCollector(drift_report_dir))
+        self._classification = metadata.task == "classification"
+        self._shadow: _ShadowMetrics | None = None
+        if shadow_drop_reasons:
+            self._shadow = _ShadowMetrics(self._registry, self._classification)
+            for reason in shadow_drop_reasons:
+                self._shadow.dropped.labels(reason)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request and record its latency."""
@@ -104,6 +127,40 @@ class ServingMetrics:
         """Count prediction-log entries not written for ``reason``."""
         self._dropped.labels(reason).inc(entries)
 
+    def drop_shadow_records(self, reason: str, records: int) -> None:
+        """Count records the shadow model did not score or log, for ``reason``."""
+        if self._shadow is not None:
+            self._shadow.dropped.labels(reason).inc(records)
+
+    def shadow_model_loaded(self, metadata: ModelMetadata) -> None:
+        """Describe the shadow model, now ready."""
+        if self._shadow is not None:
+            self._shadow.model.info(
+                {
+                    "name": metadata.name,
+                    "version": metadata.version,
+                    "estimator": metadata.estimator,
+                }
+            )
+            self._shadow.ready.set(1)
+
+    def observe_shadow(self, shadow: Sequence[object], served: Sequence[object]) -> None:
+        """Count records the shadow scored and how it agrees with the served predictions.
+
+        Classification: the records of the same class; regression: each absolute difference.
+        """
+        if self._shadow is None:
+            return
+        self._shadow.predictions.inc(len(shadow))
+        if self._classification:
+            same = sum(mine == theirs for mine, theirs in zip(shadow, served, strict=True))
+            self._shadow.agreements.inc(same)
+            return
+        for mine, theirs in zip(shadow, served, strict=True):
+            self._shadow.difference.observe(
+                abs(float(cast(float, mine)) - float(cast(float, theirs)))
+            )
+
     def count_fetch_retries(self, retries: int) -> None:
         """Count the failed fetches of the served model retried before it loaded."""
         self._fetch_retries.inc(retries)
@@ -111,6 +168,38 @@ class ServingMetrics:
     def render(self) -> bytes:
         """Every metric in the Prometheus text format."""
         return generate_latest(self._registry)
+
+
+class _ShadowMetrics:
+    """The shadow model's collectors: records, agreement, drops, description and readiness."""
+
+    def __init__(self, registry: CollectorRegistry, classification: bool) -> None:
+        """Register them in ``registry``; agreement as same classes, or absolute differences."""
+        self.predictions = Counter(
+            "shadow_predictions", "Records the shadow model scored", registry=registry
+        )
+        self.agreements = Counter(
+            "shadow_agreements",
+            "Records the shadow model put in the served model's class",
+            registry=registry if classification else None,
+        )
+        self.difference = Summary(
+            "shadow_absolute_difference",
+            "Absolute difference between the shadow's and the served model's prediction",
+            registry=registry if not classification else None,
+        )
+        self.dropped = Counter(
+            "shadow_dropped",
+            "Records the shadow model did not score or log, by reason",
+            ("reason",),
+            registry=registry,
+        )
+        self.model = Info("shadow_model", "The shadow model, once loaded", registry=registry)
+        self.ready = Gauge(
+            "shadow_model_ready",
+            "Whether the shadow model is loaded and scores requests (1) or not (0)",
+            registry=registry,
+        )
 
 
 class _DriftCollector(Collector):

@@ -2,7 +2,8 @@
 
 :class:`ModelServer` loads, verifies and warms up the bundle, then predicts record rows;
 concurrent requests share one model call (:class:`MicroBatcher`). :class:`Predictor` is the
-/predict hot path: JSON body -> validated rows -> (micro-batched) model -> JSON bytes. A small
+/predict hot path: JSON body -> validated rows -> (micro-batched) model -> JSON bytes, each
+answered request then handed to the prediction log and the shadow model, neither awaited. A small
 body that numpy alone scores is answered on the event loop when no model call runs: that takes
 microseconds, less than handing it to a thread.
 """
@@ -33,7 +34,7 @@ from ..core.bundle import (
 from ..core.pipeline import Outputs, Scored, score_in_range
 from ..core.schema import FeatureSchema
 from .metrics import ServingMetrics
-from .prediction_log import LoggedBatch, PredictionLog
+from .prediction_log import LoggedBatch
 from .schemas import MAX_PROBLEMS, Problem, RequestError, problems_from_validation
 from .scoring import Rows, RowsTransform, compile_outputs, compile_rows, frame_of
 
@@ -52,6 +53,8 @@ SCORE_NOW_MAX_BYTES = 8192
 
 Row = tuple[object, ...]
 _T = TypeVar("_T")
+#: What receives each answered request without blocking it: the prediction log, the shadow.
+Sink = Callable[[LoggedBatch], None]
 #: What the model says about one row: the prediction and, for classification, class probabilities.
 Outcome = tuple[object, dict[str, float] | None]
 
@@ -322,14 +325,17 @@ class Predictor:
         server: ModelServer,
         body_model: type[BaseModel],
         metrics: ServingMetrics,
-        log: PredictionLog | None,
+        sinks: Sequence[Sink],
         max_rows: int,
     ) -> None:
-        """Predict with ``server``; check bodies of up to ``max_rows`` records."""
+        """Predict with ``server``; check bodies of up to ``max_rows`` records.
+
+        Each answered request goes to every one of ``sinks`` (which must not block).
+        """
         self.server = server
         self.body_model = body_model
         self.metrics = metrics
-        self.log = log
+        self.sinks = sinks
         self._classification = server.metadata.task == "classification"
         # Keys a body may hold: every field of every record, plus a few unknown ones to name.
         self._features = len(server.schema.columns)
@@ -377,7 +383,7 @@ class Predictor:
         if probabilities is not None:
             content["probabilities"] = probabilities
         content |= {"model_version": version, "request_id": request_id}
-        if self.log is not None:
+        if self.sinks:
             batch = LoggedBatch(
                 timestamp=time.time(),
                 model_version=version,
@@ -389,7 +395,8 @@ class Predictor:
                 id_names=self._id_names,
                 ids=ids,
             )
-            self.log.submit(batch)
+            for sink in self.sinks:
+                sink(batch)
         return json.dumps(content, allow_nan=False).encode()
 
     def _rows(self, body: bytes) -> tuple[list[Row], list[Row] | None]:

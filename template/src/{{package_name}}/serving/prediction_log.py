@@ -2,7 +2,9 @@
 
 Each line holds ``timestamp`` (UTC, ISO 8601), ``model_version``, ``request_id``, ``inputs`` (the
 record as sent: feature name -> value), ``prediction``, for classification ``probabilities``
-(class label -> probability) and, when the model has id columns, ``ids`` (name -> id).
+(class label -> probability) and, when the model has id columns, ``ids`` (name -> id). A shadow
+model's log (see :mod:`.shadow`) has the same lines plus ``shadow``: ``champion_version`` and
+``champion_prediction``, what the served model answered for the same record.
 Requests only put their batch on a bounded queue; a background thread serializes and writes
 it. When the file would grow past ``max_bytes`` it is renamed to ``<name>.1`` (replacing the
 previous one) and a new file begins, so the log never takes more than about twice ``max_bytes``.
@@ -51,6 +53,9 @@ class LoggedBatch:
     probabilities: Sequence[dict[str, float]] | None
     id_names: Sequence[str] = ()
     ids: Sequence[Sequence[object]] | None = None
+    #: A shadow model's batch only: what the served model answered for the same records.
+    champion_version: str | None = None
+    champion_predictions: Sequence[object] | None = None
 
     def lines(self) -> str:
         """One JSON line per record."""
@@ -68,6 +73,11 @@ class LoggedBatch:
                 entry["probabilities"] = self.probabilities[position]
             if self.ids is not None:
                 entry["ids"] = dict(zip(self.id_names, self.ids[position], strict=True))
+            if self.champion_predictions is not None:
+                entry["shadow"] = {
+                    "champion_version": self.champion_version,
+                    "champion_prediction": self.champion_predictions[position],
+                }
             lines.append(json.dumps(entry, allow_nan=False) + "\n")
         return "".join(lines)
 
@@ -112,14 +122,16 @@ class PredictionLog:
         except queue.Full:
             self._on_drop("queue_full", len(batch.rows))
 
-    def close(self) -> None:
-        """Write what is queued within ``CLOSE_TIMEOUT_SECONDS``, then stop the writer.
+    def close(self, timeout: float | None = None) -> None:
+        """Write what is queued within ``timeout`` seconds, then stop the writer.
 
-        Entries still queued after that are dropped and counted as ``shutdown``.
+        Entries still queued after that are dropped and counted as ``shutdown``. The default
+        timeout is ``CLOSE_TIMEOUT_SECONDS``.
         """
-        deadline = time.monotonic() + CLOSE_TIMEOUT_SECONDS
+        timeout = CLOSE_TIMEOUT_SECONDS if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         with contextlib.suppress(queue.Full):
-            self._queue.put(None, timeout=CLOSE_TIMEOUT_SECONDS)
+            self._queue.put(None, timeout=timeout)
         self._thread.join(max(0.0, deadline - time.monotonic()))
         self._stopping.set()
         left = 0
@@ -134,7 +146,7 @@ class PredictionLog:
             logger.error(
                 "prediction log %s: the writer did not finish within %s s; %d entries dropped",
                 self.path,
-                CLOSE_TIMEOUT_SECONDS,
+                timeout,
                 left,
             )
 

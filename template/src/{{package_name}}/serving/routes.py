@@ -102,10 +102,16 @@ async def model(runtime: CurrentRuntime) -> dict[str, Any]:
 
     ``registered_model`` names the registered version (uri, name, version, alias, aliases)
     when the model came from the registry (in a project that tracks with MLflow), else it
-    is null.
+    is null. ``shadow`` describes the model scoring every request in the shadow of this one
+    (source, status, reason, name, version, estimator, registered_model), or is null.
     """
     server = runtime.server
-    return runtime.model_info | {"directory": str(server.directory), "status": server.state.value}
+    shadow = runtime.shadow.describe() if runtime.shadow is not None else None
+    return runtime.model_info | {
+        "directory": str(server.directory),
+        "status": server.state.value,
+        "shadow": shadow,
+    }
 
 
 @router.post(

@@ -3,8 +3,8 @@
 :func:`open_runtime` builds a :class:`Runtime` from the settings, refusing a missing model,
 bad library versions or an unusable prediction log at once; ``create_app`` keeps it on
 ``app.state.runtime`` and the routes receive it as a dependency. :meth:`Runtime.running`
-is the server's lifetime: the model loads in the background, and on shutdown the log is
-flushed and a downloaded registered version removed.
+is the server's lifetime: the model loads in the background, then the shadow model if one is
+set; on shutdown both logs are flushed and a downloaded registered version removed.
 """
 
 import asyncio
@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.bundle import ModelMetadata, check_versions
+from ..core.data import shadow_log_path
 from ..core.models import OpenedModel, open_model
 from .metrics import ServingMetrics
 from .model_server import ModelServer, Predictor, read_metadata
 from .prediction_log import PredictionLog
 from .schemas import request_model
 from .settings import ServingSettings
+from .shadow import SHADOW_DROP_REASONS, ShadowScorer
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ class Runtime:
     metrics: ServingMetrics
     predictor: Predictor
     log: PredictionLog | None
+    #: The model scoring every request in the shadow of the served one, if any.
+    shadow: ShadowScorer | None
     #: What /model reports besides the directory and status.
     model_info: dict[str, Any]
     #: The API key /predict and /model need, or None when they need none.
@@ -51,17 +55,29 @@ class Runtime:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """The server's lifetime: load the model in the background, clean up on shutdown."""
+        """The server's lifetime: load the models in the background, clean up on shutdown.
+
+        The shadow model starts loading once the served one is ready (or failed). On shutdown
+        the prediction log and the shadow are flushed side by side, each within its bound.
+        """
         if self.log is not None:
             self.log.start()
-        loading = asyncio.create_task(asyncio.to_thread(self.server.load))
+        loading = asyncio.create_task(self._load())
         try:
             yield
         finally:
             await loading
-            if self.log is not None:
-                await asyncio.to_thread(self.log.close)
+            flushing = [self.log.close] if self.log is not None else []
+            if self.shadow is not None:
+                flushing.append(self.shadow.close)
+            await asyncio.gather(*(asyncio.to_thread(flush) for flush in flushing))
             self.close()  # uvicorn exits on SIGTERM without running atexit hooks
+
+    async def _load(self) -> None:
+        """Load the served model, then start the shadow (which loads in its own thread)."""
+        await asyncio.to_thread(self.server.load)
+        if self.shadow is not None:
+            self.shadow.start()
 
     def close(self) -> None:
         """Release what the runtime holds open: a registered version's download folder."""
@@ -115,11 +131,16 @@ def _build(settings: ServingSettings, resources: ExitStack) -> Runtime:
         settings.allow_version_mismatch,
         bundle=opened.bundle,
     )
-    metrics = ServingMetrics(metadata, settings.drift_report_dir)
+    shadow_reasons = SHADOW_DROP_REASONS if settings.shadow_model is not None else ()
+    metrics = ServingMetrics(
+        metadata, settings.drift_report_dir, shadow_drop_reasons=shadow_reasons
+    )
     log = None
     if settings.prediction_log is not None:
         on_drop = metrics.drop_log_entries
         log = PredictionLog(settings.prediction_log, settings.prediction_log_max_bytes, on_drop)
+    shadow = _shadow(settings, metadata, metrics)
+    sinks = [sink.submit for sink in (log, shadow) if sink is not None]
     body_model = request_model(metadata.feature_schema, settings.max_batch_rows)
     info = metadata.model_dump(mode="json", exclude={"files", "data", "package_versions"})
     return Runtime(
@@ -127,9 +148,39 @@ def _build(settings: ServingSettings, resources: ExitStack) -> Runtime:
         model=opened,
         server=server,
         metrics=metrics,
-        predictor=Predictor(server, body_model, metrics, log, settings.max_batch_rows),
+        predictor=Predictor(server, body_model, metrics, sinks, settings.max_batch_rows),
         log=log,
+        shadow=shadow,
         model_info=info | {"registered_model": opened.registered},
         api_key=settings.api_key.get_secret_value().encode() if settings.api_key else None,
         resources=resources,
+    )
+
+
+def _shadow(
+    settings: ServingSettings, served: ModelMetadata, metrics: ServingMetrics
+) -> ShadowScorer | None:
+    """The shadow scorer ``settings`` ask for, its log beside the prediction log; else None.
+
+    Raises:
+        ValueError: when the shadow log cannot be written.
+    """
+    if settings.shadow_model is None:
+        return None
+    log = None
+    if settings.prediction_log is not None:
+
+        def on_drop(reason: str, entries: int) -> None:
+            metrics.drop_shadow_records(f"log_{reason}", entries)
+
+        path = shadow_log_path(settings.prediction_log)
+        log = PredictionLog(path, settings.prediction_log_max_bytes, on_drop)
+    return ShadowScorer(
+        settings.shadow_model,
+        served,
+        metrics,
+        log,
+        max_batch_rows=settings.max_batch_rows,
+        queue_records=settings.shadow_queue_records,
+        allow_version_mismatch=settings.allow_version_mismatch,
     )

@@ -4,7 +4,9 @@ Example: ``MODEL_SERVER_MODEL_DIR=models/20250101T120000Z MODEL_SERVER_API_KEY=<
 In a project that tracks with MLflow, ``MODEL_SERVER_MODEL_URI=models:/<name>@champion`` makes
 the service fetch that registered version from ``MLFLOW_TRACKING_URI`` (default
 ``sqlite:///mlflow.db``) at start-up instead; a project without MLflow refuses that variable.
-:func:`load_settings` reads them, letting a model named on the command line win.
+``MODEL_SERVER_SHADOW_MODEL`` names a second model that scores every request in the shadow
+of the served one (see :mod:`.shadow`). :func:`load_settings` reads them, letting models named
+on the command line win.
 """
 
 import os
@@ -94,6 +96,19 @@ class ServingSettings(BaseSettings):
         ge=1024,
         description="size at which the log is rotated to <file>.1 (one backup is kept)",
     )
+    shadow_model: str | None = Field(
+        default=None,
+        description="a model that also scores every request, off the answer path, for "
+        "comparison only: a model version directory or models root or, in a project that "
+        "tracks with MLflow, a registered version (e.g. models:/<name>@challenger); its "
+        "predictions go to <prediction log>.shadow.jsonl; unset: no shadow",
+    )
+    shadow_queue_records: int = Field(
+        default=10_000,
+        ge=1,
+        description="records waiting for the shadow model at most; beyond, they are dropped "
+        "and counted (shadow_dropped_total)",
+    )
 
     @field_validator("api_key")
     @classmethod
@@ -152,6 +167,31 @@ class ServingSettings(BaseSettings):
             raise ValueError(f"{ENV_PREFIX}MODEL_URI: {error}") from None
         return uri
 
+    @field_validator("shadow_model")
+    @classmethod
+    def _shadow_reference(cls, reference: str | None) -> str | None:
+        """Refuse an empty reference, or a registry URI that is malformed or has no registry."""
+        if reference is None:
+            return reference
+        if not reference.strip():
+            raise ValueError(
+                f"{ENV_PREFIX}SHADOW_MODEL is empty: name a model version directory"
+                + (" or a registered version" if has_registry() else "")
+                + ", or unset it to serve without a shadow"
+            )
+        if not is_model_uri(reference):
+            return reference
+        if not has_registry():
+            raise ValueError(
+                f"{ENV_PREFIX}SHADOW_MODEL names a registered version, but this project does "
+                "not track models with MLflow (tracking: none): name a model version directory"
+            )
+        try:
+            ModelReference.parse(reference)
+        except ValueError as error:
+            raise ValueError(f"{ENV_PREFIX}SHADOW_MODEL: {error}") from None
+        return reference
+
     @model_validator(mode="after")
     def _one_model_source(self) -> Self:
         """Refuse a model directory and a registry URI together: which one to serve?"""
@@ -183,29 +223,32 @@ class ServingSettings(BaseSettings):
         )
 
 
-def load_settings(model: str | os.PathLike[str] | None = None) -> ServingSettings:
+def load_settings(
+    model: str | os.PathLike[str] | None = None, shadow_model: str | None = None
+) -> ServingSettings:
     """The settings from the environment; ``model``, when given, names the model to serve.
 
     ``model`` (e.g. the ``serve`` command's ``--model``) wins over both
     ``MODEL_SERVER_MODEL_DIR`` and ``MODEL_SERVER_MODEL_URI``: a ``models:/`` reference
     becomes ``model_uri`` (in a project that tracks with MLflow; elsewhere it is refused),
-    anything else ``model_dir``. The environment itself is left as it is.
+    anything else ``model_dir``. ``shadow_model`` (``--shadow-model``) wins over
+    ``MODEL_SERVER_SHADOW_MODEL``. The environment itself is left as it is.
 
     Raises:
         ValueError: one line naming each invalid ``MODEL_SERVER_*`` variable and its problem.
     """
     try:
-        if model is None:
+        if model is None and shadow_model is None:
             return ServingSettings()
-        values: dict[str, Any] = {
-            name: value
-            for name, value in EnvSettingsSource(ServingSettings)().items()
-            if name not in MODEL_SETTINGS
-        }
-        if is_model_uri(model):
-            values["model_uri"] = os.fspath(model)
-        else:
-            values["model_dir"] = Path(model)
+        values: dict[str, Any] = dict(EnvSettingsSource(ServingSettings)())
+        if model is not None:
+            values = {name: value for name, value in values.items() if name not in MODEL_SETTINGS}
+            if is_model_uri(model):
+                values["model_uri"] = os.fspath(model)
+            else:
+                values["model_dir"] = Path(model)
+        if shadow_model is not None:
+            values["shadow_model"] = shadow_model
         given = _GivenValues(**values)
     except ValidationError as error:
         problems = config_problems(error, key=_variable)
