@@ -162,7 +162,7 @@ def _shadow(shadow: ShadowReport) -> str:
 def _shadow_row(compared: ShadowComparison, task: Task) -> str:
     if task == "classification":
         agreement = compared.agreement
-        closeness = f"<td>{'-' if agreement is None else f'{agreement:.1%}'}</td>"
+        closeness = f"<td>{'-' if agreement is None else f'{100 * agreement:.1f}%'}</td>"
     else:
         closeness = (
             f"<td>{_number(compared.mean_abs_difference)}</td>"

@@ -517,7 +517,7 @@ def shadow_summary(shadow: ShadowReport | None) -> list[str]:
         models = f"shadow {compared.shadow_version}", f"champion {compared.champion_version}"
         records = f"{compared.records:,} records"
         if compared.agreement is not None:
-            agreement = f"{compared.agreement:.1%}"
+            agreement = f"{100 * compared.agreement:.1f}%"
             lines.append(f"{models[0]} agrees with {models[1]} on {agreement} of {records}")
         elif compared.mean_abs_difference is not None and compared.p90_abs_difference is not None:
             lines.append(

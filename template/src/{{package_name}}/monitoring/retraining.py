@@ -192,7 +192,7 @@ def agreement(task: Task, shadow: pd.Series, champion: pd.Series) -> str:
         difference = (pd.to_numeric(ours) - pd.to_numeric(theirs)).abs().mean()
         return f"mean |difference| {difference:.4g}"
     same = np.mean([left == right for left, right in zip(ours, theirs, strict=True)])
-    return f"{same:.1%} same class"
+    return f"{100 * same:.1f}% same class"
 
 
 def write_shadow_set(rows: pd.DataFrame, config: TrainConfig, now: datetime) -> Path:
