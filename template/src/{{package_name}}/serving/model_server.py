@@ -28,9 +28,11 @@ from ..core.bundle import (
     ArtifactError,
     ModelBundle,
     ModelMetadata,
+    check_versions,
     load_bundle,
     resolve_model_dir,
 )
+from ..core.models import OpenedModel
 from ..core.pipeline import Outputs, Scored, score_in_range
 from ..core.schema import FeatureSchema
 from .metrics import ServingMetrics
@@ -315,6 +317,25 @@ class ModelServer:
         if len(blamed) > 1:
             summary += f" (and {len(blamed) - 1} more record(s))"
         return RequestError(422, "invalid_input", summary, problems)
+
+
+def server_for(
+    opened: OpenedModel, max_batch_rows: int, allow_version_mismatch: bool = False
+) -> ModelServer:
+    """A server of ``opened`` (not loaded yet): its metadata read, its library versions checked.
+
+    Raises:
+        ArtifactError: when there is no model there, its metadata is malformed, or its
+            libraries' versions differ from the installed ones (unless allowed).
+    """
+    if opened.bundle is not None:  # fetched and verified: only the warm-up is left
+        directory, metadata = opened.bundle.directory, opened.bundle.metadata
+    else:
+        directory, metadata = read_metadata(opened.folder)
+    check_versions(metadata, allow_mismatch=allow_version_mismatch)
+    return ModelServer(
+        directory, metadata, max_batch_rows, allow_version_mismatch, bundle=opened.bundle
+    )
 
 
 class Predictor:

@@ -15,11 +15,11 @@ from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.bundle import ModelMetadata, check_versions
+from ..core.bundle import ModelMetadata
 from ..core.data import shadow_log_path
 from ..core.models import OpenedModel, open_model
 from .metrics import ServingMetrics
-from .model_server import ModelServer, Predictor, read_metadata
+from .model_server import ModelServer, Predictor, server_for
 from .prediction_log import PredictionLog
 from .schemas import request_model
 from .settings import ServingSettings
@@ -116,21 +116,11 @@ def _build(settings: ServingSettings, resources: ExitStack) -> Runtime:
     opened = resources.enter_context(
         open_model(settings.model, allow_version_mismatch=settings.allow_version_mismatch)
     )
-    if opened.bundle is not None:  # fetched and verified: only the warm-up is left
-        directory, metadata = opened.bundle.directory, opened.bundle.metadata
-    else:
-        directory, metadata = read_metadata(opened.folder)
     if opened.registered is not None:
         name, version = opened.registered["name"], opened.registered["version"]
         logger.info("fetched %s: %s version %s", settings.model, name, version)
-    check_versions(metadata, allow_mismatch=settings.allow_version_mismatch)
-    server = ModelServer(
-        directory,
-        metadata,
-        settings.max_batch_rows,
-        settings.allow_version_mismatch,
-        bundle=opened.bundle,
-    )
+    server = server_for(opened, settings.max_batch_rows, settings.allow_version_mismatch)
+    metadata = server.metadata
     shadow_reasons = SHADOW_DROP_REASONS if settings.shadow_model is not None else ()
     metrics = ServingMetrics(
         metadata, settings.drift_report_dir, shadow_drop_reasons=shadow_reasons

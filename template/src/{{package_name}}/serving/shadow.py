@@ -24,14 +24,13 @@ from typing import Any
 from ..core.bundle import (
     ArtifactError,
     ModelMetadata,
-    check_versions,
     incompatibilities,
     resolve_model_dir,
 )
 from ..core.models import TrackingError, open_model
 from . import prediction_log
 from .metrics import ServingMetrics
-from .model_server import ModelServer, ModelState, Outcome, read_metadata
+from .model_server import ModelServer, ModelState, Outcome, server_for
 from .prediction_log import LoggedBatch, PredictionLog
 from .startup import FIRST_PAUSE_SECONDS, LONGEST_PAUSE_SECONDS
 
@@ -197,10 +196,8 @@ class ShadowScorer:
         with open_model(
             self.reference, allow_version_mismatch=self._allow_version_mismatch
         ) as opened:
-            if opened.bundle is not None:
-                directory, metadata = opened.bundle.directory, opened.bundle.metadata
-            else:
-                directory, metadata = read_metadata(opened.folder)
+            server = server_for(opened, self._max_rows, self._allow_version_mismatch)
+            metadata = server.metadata
             if metadata.files == self._served.files:  # the same digests: the same bundle
                 raise ArtifactError(
                     f"it is the served model itself (version {metadata.version}): name another"
@@ -209,14 +206,6 @@ class ShadowScorer:
                 raise ArtifactError(
                     "it cannot score the served model's requests: " + "; ".join(problems)
                 )
-            check_versions(metadata, allow_mismatch=self._allow_version_mismatch)
-            server = ModelServer(
-                directory,
-                metadata,
-                self._max_rows,
-                self._allow_version_mismatch,
-                bundle=opened.bundle,
-            )
             server.load()
             if server.state is not ModelState.READY:
                 raise ArtifactError(server.reason)
