@@ -93,6 +93,7 @@ GENERATED_CODE = """
     src/{package}/cli/serve.py
     src/{package}/core/__init__.py
     src/{package}/core/bundle.py
+    src/{package}/core/card.py
     src/{package}/core/config.py
     src/{package}/core/data.py
     src/{package}/core/estimators.py
@@ -143,6 +144,7 @@ GENERATED_CODE = """
     tests/integration/test_live_performance.py
     tests/integration/test_loop.py
     tests/integration/test_loop_scenario.py
+    tests/integration/test_model_card.py
     tests/integration/test_monitor_cli.py
     tests/integration/test_pipeline.py
     tests/integration/test_provenance.py
@@ -151,6 +153,7 @@ GENERATED_CODE = """
     tests/unit/__init__.py
     tests/unit/core/__init__.py
     tests/unit/core/test_bundle.py
+    tests/unit/core/test_card.py
     tests/unit/core/test_config.py
     tests/unit/core/test_data.py
     tests/unit/core/test_estimators.py

@@ -1,4 +1,4 @@
-"""The model's life on the command line: ``data``, ``train``, ``evaluate`` and ``predict``.
+"""The model's life on the command line: ``data``, ``train``, ``evaluate``, ``predict``, ``card``.
 
 Each handler imports the workflow (pandas, scikit-learn) when it runs, not when the parser is
 built, and opens ``--model`` with ``core.models.open_model``, so a registered version
@@ -24,9 +24,12 @@ from .options import (
 
 logger = logging.getLogger(__name__)
 
+#: Where ``card`` writes a version's card unless ``--output`` says otherwise.
+CARD_OUTPUT = Path("reports/card")
+
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``data``, ``train``, ``evaluate`` and ``predict`` with their handlers."""
+    """Register ``data``, ``train``, ``evaluate``, ``predict`` and ``card`` with their handlers."""
     config = config_options()
     seed = argparse.ArgumentParser(add_help=False)
     seed.add_argument("--seed", type=int, help="random seed (config: seed)")
@@ -68,6 +71,21 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     predict.add_argument("--output", type=Path, help="default: output.predictions_path")
     add_version_mismatch_option(predict)
     predict.set_defaults(handler=predict_rows)
+    card = commands.add_parser(
+        "card",
+        parents=[config, model],
+        help="write a model version's card (Markdown, HTML, figure) beside its bundle, with the "
+        "config's card: text",
+    )
+    card.add_argument(
+        "--output",
+        type=Path,
+        default=CARD_OUTPUT,
+        help=f"folder for card.md, card.html and card.svg, never inside the bundle "
+        f"(default: {CARD_OUTPUT})",
+    )
+    add_version_mismatch_option(card)
+    card.set_defaults(handler=write_model_card)
 
 
 def write_demo_data(args: argparse.Namespace) -> int:
@@ -136,4 +154,20 @@ def predict_rows(args: argparse.Namespace) -> int:
     reference = args.model or config.output.models_dir
     with open_model(reference, config=config, allow_version_mismatch=mismatch) as opened:
         run_prediction(opened.folder, input_path, output_path, allow_version_mismatch=mismatch)
+    return EXIT_OK
+
+
+def write_model_card(args: argparse.Namespace) -> int:
+    """``card``: make ``--model``'s card again with the config's ``card:`` text in ``--output``."""
+    from ..core.bundle import load_bundle
+    from ..core.card import make_card, write_card
+
+    config = load_train_config(args)
+    mismatch = args.allow_version_mismatch
+    reference = args.model or config.output.models_dir
+    with open_model(reference, config=config, allow_version_mismatch=mismatch) as opened:
+        bundle = opened.bundle or load_bundle(opened.folder, allow_version_mismatch=mismatch)
+        files = make_card(bundle.metadata, bundle.profile, bundle.model, config.card)
+        written = write_card(files, args.output, bundle=bundle.directory)
+    print_json({"version": bundle.metadata.version, "card": [str(path) for path in written]})
     return EXIT_OK

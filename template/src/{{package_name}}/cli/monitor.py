@@ -80,6 +80,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="labels store (see `label`): score the logged predictions of the label window on "
         "the labels of their ids (live performance); --current must be prediction logs",
     )
+    monitor.add_argument(
+        "--card",
+        action="store_true",
+        help="also write the model's card with this run's drift and live performance into "
+        "--report-dir (card.md, card.html, card.svg)",
+    )
     monitor.set_defaults(handler=run_monitor)
     prune = commands.add_parser(
         "prune-logs",
@@ -133,6 +139,7 @@ def run_monitor(args: argparse.Namespace) -> int:
         target=args.target,
         allow_version_mismatch=args.allow_version_mismatch,
         labels=args.labels,
+        card=args.card,
     )
     report = written.report
     print_json(

@@ -5,7 +5,8 @@ Versions live under a models root, with a pointer to the latest good one::
 
     models/
         latest.json              {"version": "20250101T120000Z"}
-        20250101T120000Z/        model.skops, metadata.json, profile.json
+        20250101T120000Z/        model.skops, metadata.json, profile.json,
+                                 card.md, card.html, card.svg (the model card, see ``card``)
 
 Models are saved in skops' secure format, so loading never runs arbitrary code, and every
 file is checked against the SHA-256 digest recorded when it was saved, so a truncated or
@@ -17,6 +18,7 @@ import json
 import logging
 import shutil
 import subprocess  # nosec B404
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError
@@ -34,13 +36,18 @@ from .metrics import Task
 from .pipeline import predict_in_range
 from .profile import ReferenceProfile
 from .schema import QUOTED_ROWS, FeatureSchema, SchemaError, Violation
-from .training import GateResult
+from .training import EvaluationDetails, GateResult
 
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.skops"
 PROFILE_FILE = "profile.json"
 METADATA_FILE = "metadata.json"
+#: The model card (see ``card``): Markdown, the HTML made from it, and its figure.
+CARD_MARKDOWN = "card.md"
+CARD_HTML = "card.html"
+CARD_FIGURE = "card.svg"
+CARD_FILES = (CARD_MARKDOWN, CARD_HTML, CARD_FIGURE)
 LATEST_POINTER = "latest.json"
 METADATA_FORMAT = 1
 #: Distributions whose versions decide how a saved model behaves.
@@ -112,6 +119,18 @@ class ModelMetadata(BaseModel):
     image: str | None = None
     #: Set for a candidate that ``retrain`` made.
     retrain: RetrainSnapshot | None = None
+    #: The training config as resolved for the run (none before 0.17.0).
+    training_config: dict[str, Any] | None = None
+    #: The scoring rows' confusion matrix or residuals, and slices (none before 0.17.0).
+    evaluation_details: EvaluationDetails | None = None
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A version's model card as verified when its bundle was loaded."""
+
+    markdown: str
+    html: str
 
 
 @dataclass(frozen=True)
@@ -122,6 +141,8 @@ class ModelBundle:
     model: Pipeline
     metadata: ModelMetadata
     profile: ReferenceProfile
+    #: None for a version trained before model cards (0.17.0).
+    card: ModelCard | None = None
 
     @property
     def schema(self) -> FeatureSchema:
@@ -157,13 +178,18 @@ class ModelBundle:
 
 
 def save_bundle(
-    directory: Path, model: Pipeline, metadata: ModelMetadata, profile: ReferenceProfile
+    directory: Path,
+    model: Pipeline,
+    metadata: ModelMetadata,
+    profile: ReferenceProfile,
+    card: Mapping[str, bytes] | None = None,
 ) -> ModelMetadata:
-    """Write model, profile and (last) metadata with the files' SHA-256 digests."""
-    model_digest = save_model(model, directory / MODEL_FILE)
-    profile_path = directory / PROFILE_FILE
-    profile_path.write_text(profile.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    files = {MODEL_FILE: model_digest, PROFILE_FILE: sha256_file(profile_path)}
+    """Write model, profile, ``card`` files (name -> content) and, last, metadata with digests."""
+    files = {MODEL_FILE: save_model(model, directory / MODEL_FILE)}
+    contents = {PROFILE_FILE: (profile.model_dump_json(indent=2) + "\n").encode(), **(card or {})}
+    for name, content in contents.items():
+        (directory / name).write_bytes(content)
+        files[name] = hashlib.sha256(content).hexdigest()
     complete = metadata.model_copy(update={"files": files})
     (directory / METADATA_FILE).write_text(complete.model_dump_json(indent=2) + "\n", "utf-8")
     return complete
@@ -218,15 +244,37 @@ def load_bundle(path: Path, *, allow_version_mismatch: bool = False) -> ModelBun
     for name in (MODEL_FILE, PROFILE_FILE):
         if name not in metadata.files:
             raise ArtifactError(f"{directory / METADATA_FILE} records no digest for {name}")
+    verified = {
+        name: _verified(directory, name, digest)
+        for name, digest in metadata.files.items()
+        if name != MODEL_FILE  # load_model checks it, streaming
+    }
     profile_path = directory / PROFILE_FILE
-    if profile_path.is_file() and sha256_file(profile_path) != metadata.files[PROFILE_FILE]:
-        raise ArtifactError(f"{profile_path} does not match the SHA-256 recorded at training time")
     try:
-        profile = ReferenceProfile.model_validate_json(_read_text(profile_path))
+        profile = ReferenceProfile.model_validate_json(verified[PROFILE_FILE])
     except ValidationError as error:
         raise ArtifactError(f"{profile_path} is malformed: {error}") from None
+    card = None
+    if CARD_MARKDOWN in verified and CARD_HTML in verified:
+        card = ModelCard(verified[CARD_MARKDOWN].decode(), verified[CARD_HTML].decode())
     model = load_model(directory / MODEL_FILE, expected_sha256=metadata.files[MODEL_FILE])
-    return ModelBundle(directory=directory, model=model, metadata=metadata, profile=profile)
+    return ModelBundle(directory, model, metadata, profile, card)
+
+
+def _verified(directory: Path, name: str, digest: str) -> bytes:
+    """The content of ``directory / name`` when it matches ``digest``; else ArtifactError."""
+    if not is_version_name(name):
+        raise ArtifactError(f"{directory / METADATA_FILE} names a file outside it: {name!r}")
+    path = directory / name
+    if not path.is_file():
+        raise ArtifactError(f"{name} not found in {directory}")
+    content = path.read_bytes()
+    if hashlib.sha256(content).hexdigest() != digest:
+        raise ArtifactError(
+            f"{path} does not match the SHA-256 recorded at training time; it was altered or "
+            "truncated: refusing to load the model"
+        )
+    return content
 
 
 # Model files: skops' secure format, checked against their recorded digest. skops.io imports

@@ -30,8 +30,68 @@ from .pipeline import (
     build_pipeline,
     predict_frame,
 )
-from .profile import ReferenceProfile, build_profile
+from .profile import QUANTILES, ReferenceProfile, build_profile
 from .schema import DataError, FeatureSchema, infer_schema, require_columns
+
+#: Categories of the slice column the model card reports, the most frequent first.
+MAX_SLICES = 20
+#: Fewest scoring rows a category needs for its metrics to be reported.
+MIN_SLICE_ROWS = 10
+#: Bins of predicted values the residual figure of a regression model shows.
+RESIDUAL_BINS = 10
+#: The category a missing value of the slice column is counted as.
+MISSING_CATEGORY = "(missing)"
+
+
+class _Details(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConfusionMatrix(_Details):
+    """Counts of scoring rows by true class (rows) and predicted class (columns)."""
+
+    labels: list[str]
+    counts: list[list[int]]
+
+
+class ResidualBin(_Details):
+    """Residuals (true minus predicted) of the scoring rows whose prediction is in one bin."""
+
+    low: float
+    high: float
+    rows: int
+    #: The residuals' quantiles, keyed p05, p25, p50, p75, p95.
+    quantiles: dict[str, float]
+
+
+class SliceScore(_Details):
+    """The metrics of the scoring rows of one category; none below ``MIN_SLICE_ROWS`` rows."""
+
+    category: str
+    rows: int
+    metrics: dict[str, float | None] = {}
+
+
+class SliceScores(_Details):
+    """Metrics by category of one categorical feature on the scoring rows."""
+
+    column: str
+    slices: list[SliceScore]
+    #: Scoring rows in categories beyond the ``MAX_SLICES`` most frequent ones.
+    other_rows: int = 0
+
+
+class EvaluationDetails(_Details):
+    """What the model card shows of the scoring rows beyond the mean metrics.
+
+    A confusion matrix for a classifier, residuals by predicted value for a regressor, and
+    the metrics by category of ``card.slice_column`` when one is set.
+    """
+
+    rows: int
+    confusion_matrix: ConfusionMatrix | None = None
+    residuals: list[ResidualBin] = []
+    slices: SliceScores | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +105,7 @@ class TrainedModel:
     #: Inferred from the training data; saved with the model and checked on every input.
     schema: FeatureSchema
     profile: ReferenceProfile
+    details: EvaluationDetails
 
 
 def split_target(
@@ -99,24 +160,33 @@ def train_model(
         allow_unseen_categories=config.features.allow_unseen_categories,
         ids=config.features.ids,
     )
-    X = schema.prepare(features)
+    slice_column = config.card.slice_column
+    categorical = [column.name for column in schema.columns if column.kind == "categorical"]
+    if slice_column is not None and slice_column not in categorical:
+        raise DataError(
+            f"card.slice_column: {slice_column!r} is not a categorical feature of the training "
+            f"data; its categorical features are {categorical or 'none'}"
+        )
+    X = schema.prepare(features).reset_index(drop=True)
+    target = target.reset_index(drop=True)
     estimator = build_estimator(
         config.task, config.estimator_name, config.estimator_params, seed=config.seed
     )
     pipeline = build_pipeline(schema, estimator)
     if config.split.strategy == "cv":
         metrics, unseen = _cross_validate(pipeline, X, target, config)
+        scored, truth = X.loc[unseen.index], target.loc[unseen.index]
         evaluation = f"{config.split.folds}-fold cross-validation"
         pipeline.fit(X, target)
     elif test_frame is not None:
-        test_features, test_target = split_target(test_frame, config, source="test data")
+        test_features, truth = split_target(test_frame, config, source="test data")
         pipeline.fit(X, target)
-        X_test = schema.prepare(test_features)
-        unseen = predict_frame(pipeline, X_test, config.task)
-        metrics = score_predictions(unseen, test_target, config.task, _classes(pipeline))
+        scored = schema.prepare(test_features)
+        unseen = predict_frame(pipeline, scored, config.task)
+        metrics = score_predictions(unseen, truth, config.task, _classes(pipeline))
         evaluation = "hold-out test data"
     else:
-        X_fit, X_held, y_fit, y_held = train_test_split(
+        X_fit, scored, y_fit, truth = train_test_split(
             X,
             target,
             test_size=config.split.test_size,
@@ -124,12 +194,100 @@ def train_model(
             stratify=target if config.task == "classification" else None,
         )
         pipeline.fit(X_fit, y_fit)
-        unseen = predict_frame(pipeline, X_held, config.task)
-        metrics = score_predictions(unseen, y_held, config.task, _classes(pipeline))
+        unseen = predict_frame(pipeline, scored, config.task)
+        metrics = score_predictions(unseen, truth, config.task, _classes(pipeline))
         evaluation = f"hold-out split of {config.split.test_size:g} of the training data"
     unseen_rows = f"predictions on {len(unseen)} unseen rows ({evaluation})"
     profile = build_profile(schema, X, unseen, config.task, predictions_from=unseen_rows)
-    return TrainedModel(metrics, evaluation, pipeline, schema, profile)
+    slices = None if slice_column is None else scored[slice_column]
+    details = evaluation_details(unseen, truth, config.task, _classes(pipeline), slices)
+    return TrainedModel(metrics, evaluation, pipeline, schema, profile, details)
+
+
+def evaluation_details(
+    predictions: pd.DataFrame,
+    truth: pd.Series,
+    task: Task,
+    classes: Sequence[object],
+    slices: pd.Series | None = None,
+) -> EvaluationDetails:
+    """The confusion matrix or residual bins of ``predictions``, and metrics by ``slices``.
+
+    ``predictions`` (columns of :func:`predict_frame`), ``truth`` and ``slices`` (a categorical
+    feature's values) are aligned by position.
+    """
+    predictions = predictions.reset_index(drop=True)
+    truth = truth.reset_index(drop=True)
+    matrix, residuals = None, []
+    if task == "classification":
+        matrix = _confusion_matrix(truth, predictions[PREDICTION_COLUMN], classes)
+    else:
+        residuals = _residual_bins(truth, predictions[PREDICTION_COLUMN])
+    scores = None
+    if slices is not None:
+        scores = _slice_scores(predictions, truth, task, classes, slices.reset_index(drop=True))
+    return EvaluationDetails(
+        rows=len(truth), confusion_matrix=matrix, residuals=residuals, slices=scores
+    )
+
+
+def _confusion_matrix(
+    truth: pd.Series, predicted: pd.Series, classes: Sequence[object]
+) -> ConfusionMatrix:
+    from sklearn.metrics import confusion_matrix
+
+    counts = confusion_matrix(truth.to_numpy(), predicted.to_numpy(), labels=list(classes))
+    return ConfusionMatrix(
+        labels=[str(label) for label in classes], counts=counts.astype(int).tolist()
+    )
+
+
+def _residual_bins(truth: pd.Series, predicted: pd.Series) -> list[ResidualBin]:
+    values = predicted.to_numpy(dtype="float64")
+    residuals = truth.to_numpy(dtype="float64") - values
+    edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, RESIDUAL_BINS + 1)))
+    bins = np.searchsorted(edges[1:-1], values, side="right")
+    found = []
+    for index in range(max(edges.size - 1, 1)):
+        members = residuals[bins == index]
+        if members.size:
+            cuts = np.quantile(members, QUANTILES)
+            found.append(
+                ResidualBin(
+                    low=float(edges[index]),
+                    high=float(edges[min(index + 1, edges.size - 1)]),
+                    rows=int(members.size),
+                    quantiles={
+                        f"p{round(q * 100):02d}": float(cut)
+                        for q, cut in zip(QUANTILES, cuts, strict=True)
+                    },
+                )
+            )
+    return found
+
+
+def _slice_scores(
+    predictions: pd.DataFrame,
+    truth: pd.Series,
+    task: Task,
+    classes: Sequence[object],
+    slices: pd.Series,
+) -> SliceScores:
+    categories = slices.astype("string").fillna(MISSING_CATEGORY)
+    counts = categories.value_counts(sort=True)
+    reported = []
+    for category, rows in list(counts.items())[:MAX_SLICES]:
+        members = (categories == category).to_numpy()
+        metrics: dict[str, float | None] = {}
+        if rows >= MIN_SLICE_ROWS:
+            scores = score_predictions(predictions[members], truth[members], task, classes)
+            metrics = {name: None if math.isnan(value) else value for name, value in scores.items()}
+        reported.append(SliceScore(category=str(category), rows=int(rows), metrics=metrics))
+    return SliceScores(
+        column=str(slices.name),
+        slices=reported,
+        other_rows=int(counts.iloc[MAX_SLICES:].sum()),
+    )
 
 
 # Task metrics and the quality gate.

@@ -1,4 +1,4 @@
-"""The four steps the CLI runs: write demo data, train, evaluate and predict."""
+"""The steps the CLI runs: write demo data, train (with the model card), evaluate, predict."""
 
 import logging
 import os
@@ -25,6 +25,7 @@ from .bundle import (
     save_bundle,
     sha256_file,
 )
+from .card import make_card
 from .config import ConfigError, TrainConfig
 from .data import file_lock, read_table, write_demo_data, write_table, write_text_atomically
 from .schema import DataError, SchemaError, require_columns
@@ -117,7 +118,8 @@ def run_training(
     metadata = describe_model(config, trained, gate, fingerprints, version, created_at)
     metadata = metadata.model_copy(update={"retrain": retrain})
     try:
-        saved = save_bundle(directory, trained.pipeline, metadata, trained.profile)
+        card = make_card(metadata, trained.profile, trained.pipeline, config.card)
+        saved = save_bundle(directory, trained.pipeline, metadata, trained.profile, card)
         if accept is not None and gate.passed:
             accept(saved)
         make_current = record(directory, gate.passed) if record is not None else None
@@ -232,4 +234,6 @@ def describe_model(
         data=data,
         package_versions=package_versions(),
         feature_schema=trained.schema,
+        training_config=config.model_dump(mode="json"),
+        evaluation_details=trained.details,
     )

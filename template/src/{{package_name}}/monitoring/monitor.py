@@ -22,6 +22,7 @@ import pandas as pd
 from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from ..core.bundle import ModelBundle, ModelMetadata
+from ..core.card import LiveSummary, make_card, recorded_text, write_card
 from ..core.metrics import LOWER_IS_BETTER, METRIC_NAMES, METRICS, Outcome, Task
 from ..core.pipeline import PREDICTION_COLUMN, PROBABILITY_PREFIX
 from ..core.reports import DriftStatus
@@ -100,6 +101,7 @@ def monitor_batch(
     target: str = "target",
     allow_version_mismatch: bool = False,
     labels: Path | None = None,
+    card: bool = False,
 ) -> WrittenReport:
     """Load the inputs, run the monitoring and write ``report.json`` and ``report.html``.
 
@@ -110,6 +112,7 @@ def monitor_batch(
     store), performance is live: the logged predictions of ``performance.label_window``
     before ``until`` (or now) are scored on the labels that came back for their ids. Shadow
     records in the logs are compared with the champion's answers (see :func:`compare_shadow`).
+    With ``card``, the model's card with this run's summary is written beside the report.
 
     Raises:
         ValueError: for bad input: an invalid config, window or reference, an unreadable batch.
@@ -121,6 +124,11 @@ def monitor_batch(
     if start and end and start >= end:
         raise ValueError(f"--since {since} must be before --until {until}")
     loaded = load_reference(reference, target=target, allow_version_mismatch=allow_version_mismatch)
+    if card and loaded.bundle is None:
+        raise ValueError(
+            f"--card writes the model's card, but the reference {reference} is a data file: "
+            "pass a model (a version folder, a models root or a registered version)"
+        )
     numeric = loaded.schema.numeric
     is_log = current.is_dir() or current.suffix.lower() == LOG_SUFFIX
     live_start = (end or now) - config.performance.label_window_length
@@ -159,9 +167,38 @@ def monitor_batch(
         shadow=shadow,
     )
     paths = [write_report_json(report, report_dir), write_report_html(report, report_dir)]
+    if card and loaded.bundle is not None:
+        paths += write_current_card(loaded.bundle, report, report_dir)
     if report.status == "alert":
         logger.warning("%s", report.summary)
     return WrittenReport(report, paths)
+
+
+def write_current_card(
+    bundle: ModelBundle, report: MonitoringReport, directory: Path
+) -> list[Path]:
+    """Write ``bundle``'s card with ``report``'s drift and live performance into ``directory``."""
+    performance = report.performance
+    status = performance.status + (f" ({performance.reason})" if performance.reason else "")
+    live = LiveSummary(
+        generated_at=report.generated_at,
+        status=report.status,
+        summary=report.summary,
+        drifted=[
+            (column.name, column.status)
+            for column in [*report.features, *report.predictions]
+            if column.status != "ok"
+        ],
+        performance_status=status,
+        performance_rows=performance.rows,
+        metrics=[
+            (metric.name, metric.baseline, metric.current, metric.limit)
+            for metric in performance.metrics
+        ],
+    )
+    text = recorded_text(bundle.metadata)
+    files = make_card(bundle.metadata, bundle.profile, bundle.model, text, live=live)
+    return write_card(files, directory, bundle=bundle.directory)
 
 
 def run_monitoring(
