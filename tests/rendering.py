@@ -180,6 +180,7 @@ GENERATED_CODE = """
     tests/unit/serving/conftest.py
     tests/unit/serving/test_app.py
     tests/unit/serving/test_metrics.py
+    tests/unit/serving/test_model_card.py
     tests/unit/serving/test_model_server.py
     tests/unit/serving/test_prediction_log.py
     tests/unit/serving/test_record_ids.py

@@ -167,7 +167,11 @@ def write_model_card(args: argparse.Namespace) -> int:
     reference = args.model or config.output.models_dir
     with open_model(reference, config=config, allow_version_mismatch=mismatch) as opened:
         bundle = opened.bundle or load_bundle(opened.folder, allow_version_mismatch=mismatch)
-        files = make_card(bundle.metadata, bundle.profile, bundle.model, config.card)
+        found = opened.registered
+        registered = f"models:/{found['name']}/{found['version']}" if found else None
+        files = make_card(
+            bundle.metadata, bundle.profile, bundle.model, config.card, registered=registered
+        )
         written = write_card(files, args.output, bundle=bundle.directory)
     print_json({"version": bundle.metadata.version, "card": [str(path) for path in written]})
     return EXIT_OK

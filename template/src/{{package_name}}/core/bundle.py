@@ -256,9 +256,20 @@ def load_bundle(path: Path, *, allow_version_mismatch: bool = False) -> ModelBun
         raise ArtifactError(f"{profile_path} is malformed: {error}") from None
     card = None
     if CARD_MARKDOWN in verified and CARD_HTML in verified:
-        card = ModelCard(verified[CARD_MARKDOWN].decode(), verified[CARD_HTML].decode())
+        markdown, html = (
+            _text(directory / name, verified[name]) for name in (CARD_MARKDOWN, CARD_HTML)
+        )
+        card = ModelCard(markdown, html)
     model = load_model(directory / MODEL_FILE, expected_sha256=metadata.files[MODEL_FILE])
     return ModelBundle(directory, model, metadata, profile, card)
+
+
+def _text(path: Path, content: bytes) -> str:
+    """``content`` of ``path`` as UTF-8 text, else ArtifactError."""
+    try:
+        return content.decode()
+    except UnicodeDecodeError as error:
+        raise ArtifactError(f"{path} is not UTF-8 text: {error}") from None
 
 
 def _verified(directory: Path, name: str, digest: str) -> bytes:

@@ -97,22 +97,27 @@ def make_card(
     text: CardConfig,
     *,
     live: LiveSummary | None = None,
+    registered: str | None = None,
 ) -> dict[str, bytes]:
-    """The card files of a version: ``card.md``, ``card.html`` and, with a figure, ``card.svg``."""
+    """The card files of a version: ``card.md``, ``card.html`` and, with a figure, ``card.svg``.
+
+    ``registered`` names the registered version the bundle was fetched as (``models:/<name>/<n>``).
+    """
     from skops.card import Card
 
     card = Card(model, model_diagram=False, template=None)
-    _details(card, metadata)
-    card.add(**{"Intended use": paragraphs(text.intended_use)})
-    card.add(**{"Limitations": paragraphs(text.limitations)})
+    # One title (h1) with the sections under it (h2, h3).
+    card.add(**{"Model card": f"{escape(metadata.name)} version {escape(metadata.version)}"})
+    _details(card, metadata, registered)
+    card.add(**{"Model card/Intended use": paragraphs(text.intended_use)})
+    card.add(**{"Model card/Limitations": paragraphs(text.limitations)})
     _training_data(card, metadata, profile)
     figure = _evaluation(card, metadata)
-    card.add(**{"Performance by slice": _slices(metadata, text)})
+    card.add(**{"Model card/Performance by slice": _slices(metadata, text)})
     if live is not None:
         _live(card, live)
-    card.add(**{"How to reproduce": _reproduce(metadata)})
-    title = f"Model card: {escape(metadata.name)} version {escape(metadata.version)}"
-    markdown = f"# {title}\n\n{card.render().strip()}\n"
+    card.add(**{"Model card/How to reproduce": _reproduce(metadata)})
+    markdown = card.render().strip() + "\n"
     files = {CARD_MARKDOWN: markdown.encode()}
     if figure is not None:
         files[CARD_FIGURE] = figure
@@ -169,7 +174,7 @@ def write_card(files: Mapping[str, bytes], directory: Path, *, bundle: Path) -> 
 # The sections. Every value from config or data goes through escape(); numbers are formatted.
 
 
-def _details(card: Any, metadata: ModelMetadata) -> None:
+def _details(card: Any, metadata: ModelMetadata, registered: str | None) -> None:
     code = (
         f"git commit {escape(metadata.git_commit)}"
         if metadata.git_commit
@@ -189,11 +194,13 @@ def _details(card: Any, metadata: ModelMetadata) -> None:
         or "none (regression)",
         "Code": code,
     }
-    card.add(**{"Model details": _table(["Field", "Value"], rows.items())})
+    if registered is not None:
+        rows["Registered as"] = escape(registered)
+    card.add(**{"Model card/Model details": _table(["Field", "Value"], rows.items())})
     params = sorted(metadata.params.items())
     card.add(
         **{
-            "Model details/Hyperparameters": _table(
+            "Model card/Model details/Hyperparameters": _table(
                 ["Parameter", "Value"],
                 [(escape(name), escape(value, limit=MAX_VALUE_LENGTH)) for name, value in params],
             )
@@ -204,7 +211,7 @@ def _details(card: Any, metadata: ModelMetadata) -> None:
     versions = sorted(metadata.package_versions.items())
     card.add(
         **{
-            "Model details/Library versions": _table(
+            "Model card/Model details/Library versions": _table(
                 ["Package", "Version"], [(escape(name), escape(v)) for name, v in versions]
             )
         }
@@ -215,7 +222,7 @@ def _training_data(card: Any, metadata: ModelMetadata, profile: ReferenceProfile
     ids = ", ".join(escape(name) for name in metadata.feature_schema.ids) or "none"
     card.add(
         **{
-            "Training data": (
+            "Model card/Training data": (
                 f"{profile.rows:,} training rows; target {escape(metadata.target)}; "
                 f"id columns (never features): {ids}."
             )
@@ -225,7 +232,9 @@ def _training_data(card: Any, metadata: ModelMetadata, profile: ReferenceProfile
         (role, escape(data.path, limit=MAX_VALUE_LENGTH), f"{data.rows:,}", f"`{data.sha256}`")
         for role, data in sorted(metadata.data.items())
     ]
-    card.add(**{"Training data/Files": _table(["Role", "Path", "Rows", "SHA-256"], files)})
+    card.add(
+        **{"Model card/Training data/Files": _table(["Role", "Path", "Rows", "SHA-256"], files)}
+    )
     columns = []
     for column in metadata.feature_schema.columns:
         summary = profile.features.get(column.name)
@@ -251,7 +260,7 @@ def _training_data(card: Any, metadata: ModelMetadata, profile: ReferenceProfile
         )
     card.add(
         **{
-            "Training data/Columns": _table(
+            "Model card/Training data/Columns": _table(
                 ["Column", "Type", "Range or categories", "Missing"], columns
             )
         }
@@ -272,7 +281,11 @@ def _evaluation(card: Any, metadata: ModelMetadata) -> bytes | None:
     )
     bounds = metadata.training_config.get("quality_gate", {}) if metadata.training_config else {}
     card.add(
-        **{"Evaluation": (f"Scored on {escape(metadata.evaluation)}. The quality gate {verdict}.")}
+        **{
+            "Model card/Evaluation": (
+                f"Scored on {escape(metadata.evaluation)}. The quality gate {verdict}."
+            )
+        }
     )
     rows = []
     for name, value in sorted(metadata.metrics.items()):
@@ -283,13 +296,14 @@ def _evaluation(card: Any, metadata: ModelMetadata) -> bytes | None:
             if isinstance(bound.get(key), int | float)
         ]
         rows.append((name, f"{value:.4f}", ", ".join(limits) or "no bound"))
-    card.add(**{"Evaluation/Metrics": _table(["Metric", "Value", "Quality gate"], rows)})
+    card.add(**{"Model card/Evaluation/Metrics": _table(["Metric", "Value", "Quality gate"], rows)})
     details = metadata.evaluation_details
     if details is None:
         card.add(
             **{
-                "Evaluation/Figure": "This version was trained before model cards (0.17.0): its "
-                "bundle does not record the scoring rows' confusion matrix or residuals."
+                "Model card/Evaluation/Figure": "This version was trained before model cards "
+                "(0.17.0): its bundle does not record the scoring rows' confusion matrix or "
+                "residuals."
             }
         )
         return None
@@ -321,8 +335,8 @@ def _evaluation(card: Any, metadata: ModelMetadata) -> bytes | None:
                 for b in details.residuals
             ],
         )
-    card.add_plot(**{f"Evaluation/{name}": CARD_FIGURE}, alt_text=alt)
-    card.add(**{f"Evaluation/{name}/Counts": table})
+    card.add_plot(**{f"Model card/Evaluation/{name}": CARD_FIGURE}, alt_text=alt)
+    card.add(**{f"Model card/Evaluation/{name}/Counts": table})
     return figure
 
 
@@ -379,7 +393,7 @@ def _live(card: Any, live: LiveSummary) -> None:
             f"Performance: {escape(live.performance_status)} on "
             f"{live.performance_rows:,} labelled rows."
         )
-    card.add(**{"Live monitoring": "\n\n".join(lines)})
+    card.add(**{"Model card/Live monitoring": "\n\n".join(lines)})
     if live.metrics:
         rows = [
             (escape(name), f"{baseline:.4f}", _number(current), f"{limit:.4f}")
@@ -387,7 +401,7 @@ def _live(card: Any, live: LiveSummary) -> None:
         ]
         card.add(
             **{
-                "Live monitoring/Metrics": _table(
+                "Model card/Live monitoring/Metrics": _table(
                     ["Metric", "At training", "Live", "Alert limit"], rows
                 )
             }

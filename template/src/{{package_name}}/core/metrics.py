@@ -52,15 +52,27 @@ def _sklearn() -> Any:
 
 
 def _f1(outcome: Outcome) -> float:
-    """Binary F1 of the second class, or macro F1 over more classes."""
+    """Binary F1 of the second class, or macro F1 over more classes.
+
+    NaN when it is undefined: no row of the positive class is true or predicted (a class
+    without either is left out of the macro average).
+    """
     labels = np.asarray(outcome.labels)
+    f1_score = _sklearn().f1_score
+    undefined = float("nan")
     if labels.size == 2:
         return float(
-            _sklearn().f1_score(
-                outcome.truth, outcome.predicted, average="binary", pos_label=labels[1]
+            f1_score(
+                outcome.truth,
+                outcome.predicted,
+                average="binary",
+                pos_label=labels[1],
+                zero_division=undefined,
             )
         )
-    return float(_sklearn().f1_score(outcome.truth, outcome.predicted, average="macro"))
+    return float(
+        f1_score(outcome.truth, outcome.predicted, average="macro", zero_division=undefined)
+    )
 
 
 def _roc_auc(outcome: Outcome) -> float:

@@ -27,6 +27,7 @@ from ..core.bundle import (
     METADATA_FILE,
     ArtifactError,
     ModelBundle,
+    ModelCard,
     ModelMetadata,
     check_versions,
     load_bundle,
@@ -207,6 +208,14 @@ class ModelServer:
     def schema(self) -> FeatureSchema:
         """The feature schema records must follow."""
         return self.metadata.feature_schema
+
+    @property
+    def card(self) -> ModelCard | None:
+        """The model card verified with the bundle at load; None before, or if it has none.
+
+        Kept in memory: a registered version's folder is removed once it is loaded.
+        """
+        return self._bundle.card if self._bundle is not None else None
 
     def load(self) -> None:
         """Load, verify and warm up the bundle; on any failure stay unready and say why."""

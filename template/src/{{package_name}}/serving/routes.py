@@ -1,9 +1,11 @@
 """The endpoints of the prediction API, one function each, on :data:`router`.
 
 ``GET /livez`` (process up), ``GET /readyz`` (model loaded and warmed up, else 503) and
-``GET /metrics`` (Prometheus) also answer HEAD; ``GET /model`` (metadata and feature schema)
-and ``POST /predict`` need the API key when one is set. Each endpoint receives the app's
-:class:`Runtime` as a typed dependency: adding an endpoint is adding a function here.
+``GET /metrics`` (Prometheus) also answer HEAD; ``GET /model`` (metadata and feature schema),
+``GET /model/card`` (the model card: a self-contained HTML page, or its Markdown for
+``Accept: text/markdown``; 404 for a model trained before cards) and ``POST /predict`` need
+the API key when one is set. Each endpoint receives the app's :class:`Runtime` as a typed
+dependency: adding an endpoint is adding a function here.
 """
 
 import secrets
@@ -14,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import APIKeyHeader
 
+from ..core.card import CONTENT_SECURITY_POLICY
 from .middleware import request_id
 from .model_server import ModelState
 from .runtime import Runtime
@@ -39,8 +42,38 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in PREDICT_ERRORS.items()
 }
 _REQUEST_BODY = {"required": True, "content": {JSON: {"schema": {"$ref": REQUEST_SCHEMA_REF}}}}
+HTML = "text/html"
+MARKDOWN = "text/markdown"
+#: Sent with the card in either form: no script, frame or request, and no type sniffing.
+CARD_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Vary": "Accept",
+}
+#: The answers /model/card documents besides the card itself.
+CARD_ERRORS = {
+    401: "Missing or wrong API key",
+    404: "The model was trained before model cards: its bundle holds none",
+    503: "The model is not ready yet",
+}
+_CARD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The model card: a self-contained HTML page (no script, the figure "
+        "inlined), or its Markdown when the Accept header prefers text/markdown",
+        "content": {
+            f"{HTML}; charset=utf-8": {"schema": {"type": "string"}},
+            f"{MARKDOWN}; charset=utf-8": {"schema": {"type": "string"}},
+        },
+    },
+    **{
+        status: {"model": ErrorResponse, "description": description}
+        for status, description in CARD_ERRORS.items()
+    },
+}
 
 router = APIRouter()
+#: The package's name, for the commands error messages suggest.
+_PACKAGE = __name__.partition(".")[0]
 
 
 def current_runtime(request: Request) -> Runtime:
@@ -112,6 +145,87 @@ async def model(runtime: CurrentRuntime) -> dict[str, Any]:
         "status": server.state.value,
         "shadow": shadow,
     }
+
+
+@router.get(
+    "/model/card",
+    dependencies=[Depends(require_api_key)],
+    response_class=Response,
+    responses=_CARD_RESPONSES,
+    tags=["model"],
+)
+async def model_card(request: Request, runtime: CurrentRuntime) -> Response:
+    """The served model's card, as verified with its bundle when the model loaded.
+
+    An HTML page by default; Markdown when the Accept header prefers ``text/markdown`` to
+    ``text/html``. To read it in a browser when an API key is set, save it first:
+    ``curl -fsS -H "X-API-Key: $KEY" <host>/model/card > card.html``.
+    """
+    server = runtime.server
+    if server.state is not ModelState.READY:
+        raise RequestError(503, "not_ready", server.reason, headers={"Retry-After": "1"})
+    card = server.card
+    if card is None:
+        raise RequestError(404, "no_model_card", _no_card_message(runtime))
+    if prefers_markdown(request.headers.get("accept", "")):
+        content, media_type = card.markdown, MARKDOWN
+    else:
+        content, media_type = card.html, HTML
+    return Response(
+        content.encode(), media_type=f"{media_type}; charset=utf-8", headers=CARD_HEADERS
+    )
+
+
+def _no_card_message(runtime: Runtime) -> str:
+    """Why the served model has no card, and how to write one."""
+    metadata, registered = runtime.metadata, runtime.model.registered
+    reference = (
+        f"models:/{registered['name']}/{registered['version']}"
+        if registered is not None
+        else str(runtime.server.directory)
+    )
+    return (
+        f"model {metadata.name} version {metadata.version} has no model card: it was trained "
+        f"before model cards (0.17.0). `python -m {_PACKAGE} card --model {reference}` writes "
+        "one beside its bundle, but only a card inside the bundle is served: retrain the model "
+        "to serve its card here"
+    )
+
+
+def prefers_markdown(accept: str) -> bool:
+    """Whether an Accept header prefers ``text/markdown`` to ``text/html`` (HTML on a tie).
+
+    Each type takes the quality of the most specific range matching it (``text/html`` before
+    ``text/*`` before ``*/*``); equal qualities go to the more specific match, so
+    ``text/markdown, */*`` asks for Markdown. Malformed entries are skipped.
+    """
+    return _preference(accept, MARKDOWN) > _preference(accept, HTML)
+
+
+def _preference(accept: str, media_type: str) -> tuple[float, int]:
+    """(quality, specificity) of ``media_type`` in ``accept``; (0, -1) when nothing matches."""
+    kind = media_type.split("/")[0]
+    specificities = {media_type: 2, f"{kind}/*": 1, "*/*": 0}
+    quality, specificity = 0.0, -1  # of the most specific range matching so far
+    for entry in accept.lower().split(","):
+        name, *parameters = (part.strip() for part in entry.split(";"))
+        matched, given = specificities.get(name), _quality(parameters)
+        if matched is not None and given is not None and matched > specificity:
+            quality, specificity = given, matched
+    return (quality, specificity) if quality > 0 else (0.0, -1)
+
+
+def _quality(parameters: list[str]) -> float | None:
+    """The ``q`` of a media range's parameters (1 if absent), or None when malformed."""
+    for parameter in parameters:
+        key, _, value = parameter.partition("=")
+        if key.strip() == "q":
+            try:
+                quality = float(value.strip())
+            except ValueError:
+                return None
+            return quality if 0 <= quality <= 1 else None
+    return 1.0
 
 
 @router.post(

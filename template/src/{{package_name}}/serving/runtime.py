@@ -43,7 +43,7 @@ class Runtime:
     shadow: ShadowScorer | None
     #: What /model reports besides the directory and status.
     model_info: dict[str, Any]
-    #: The API key /predict and /model need, or None when they need none.
+    #: The API key /predict, /model and /model/card need, or None when they need none.
     api_key: bytes | None
     #: Keeps a downloaded registered version until :meth:`close`.
     resources: ExitStack

@@ -77,8 +77,8 @@ class ServingSettings(BaseSettings):
     )
     api_key: SecretStr | None = Field(
         default=None,
-        description=f"when set (at least {MIN_API_KEY_LENGTH} characters), /predict and /model "
-        "need it in the X-API-Key header",
+        description=f"when set (at least {MIN_API_KEY_LENGTH} characters), /predict, /model "
+        "and /model/card need it in the X-API-Key header",
     )
     prediction_log: Path | None = Field(
         default=None, description="JSON-lines file of every prediction; unset: no log"
