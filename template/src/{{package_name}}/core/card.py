@@ -223,7 +223,7 @@ def _training_data(card: Any, metadata: ModelMetadata, profile: ReferenceProfile
     card.add(
         **{
             "Model card/Training data": (
-                f"{profile.rows:,} training rows; target {escape(metadata.target)}; "
+                f"{profile.rows:,} training rows; target column {escape(metadata.target)}; "
                 f"id columns (never features): {ids}."
             )
         }
