@@ -234,6 +234,7 @@ def describe_model(
         data=data,
         package_versions=package_versions(),
         feature_schema=trained.schema,
-        training_config=config.model_dump(mode="json"),
+        # Without ``tracking``: its URI may hold credentials, and the card shows this config.
+        training_config=config.model_dump(mode="json", exclude={"tracking"}),
         evaluation_details=trained.details,
     )
